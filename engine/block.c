@@ -1,0 +1,277 @@
+/* block.c - the block layer; see block.h. */
+#include "block.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+void snapshot_info_free(struct snapshot_info *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].id);
+        free(list[i].name);
+    }
+    free(list);
+}
+
+static void image_free(struct image *img)
+{
+    if (img->drv && img->drv->close && img->opaque) {
+        img->drv->close(img);
+    }
+    file_close(img->file);
+    pthread_mutex_destroy(&img->lock);
+    free(img->opaque);
+    free(img->filename);
+    free(img->backing_file);
+    free(img->backing_fmt);
+    free(img);
+}
+
+int image_open(struct image **out, const char *filename, const char *fmt, unsigned flags,
+               enum cache_mode cache, struct err *err)
+{
+    const struct fmt_driver *drv = NULL;
+    struct image *img;
+    int ret;
+
+    if (fmt) {
+        drv = fmt_find(fmt);
+        if (!drv) {
+            return err_set(err, -EINVAL, "Could not open '%s': Unknown driver '%s'", filename,
+                           fmt);
+        }
+    }
+    img = xcalloc(1, sizeof(*img));
+    pthread_mutex_init(&img->lock, NULL);
+    img->filename = xstrdup(filename);
+    img->flags = flags & ~IMG_PROBED;
+    img->cache = cache;
+
+    ret = file_open(&img->file, filename, (flags & IMG_RDWR) ? FILE_RDWR : 0, cache, err);
+    if (ret < 0) {
+        goto fail;
+    }
+    if (!drv) {
+        uint8_t buf[PROBE_BUF_SIZE];
+        int64_t len = file_length(img->file, err);
+
+        if (len < 0) {
+            ret = (int)len;
+            goto fail;
+        }
+        ret = file_pread(img->file, 0, buf, sizeof(buf), err);
+        if (ret < 0) {
+            goto fail;
+        }
+        drv = fmt_probe(buf, (size_t)MIN((uint64_t)len, sizeof(buf)), filename);
+        img->flags |= IMG_PROBED;
+        if (!strcmp(drv->name, "raw") && (flags & IMG_RDWR) && !(flags & IMG_QUIET)) {
+            fflush(stdout);
+            fprintf(stderr,
+                    "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
+                    "         Automatically detecting the format is dangerous for raw images, "
+                    "write operations on block 0 will be restricted.\n"
+                    "         Specify the 'raw' format explicitly to remove the restrictions.\n",
+                    filename);
+        }
+    }
+    img->drv = drv;
+    img->opaque = xcalloc(1, drv->instance_size ? drv->instance_size : 1);
+    ret = drv->open(img, err);
+    if (ret < 0) {
+        img->drv = NULL;        /* open() cleans up after itself on failure */
+        goto fail;
+    }
+    *out = img;
+    return 0;
+
+fail:
+    err_prepend(err, "Could not open '%s': ", filename);
+    image_free(img);
+    return ret;
+}
+
+void image_close(struct image *img)
+{
+    if (img) {
+        image_close(img->backing);
+        image_free(img);
+    }
+}
+
+static int check_range(struct image *img, uint64_t off, size_t len, struct err *err)
+{
+    uint64_t end;
+
+    if (ADD_OVERFLOW(off, (uint64_t)len, &end) || end > img->size) {
+        return err_set(err, -EIO, "Request out of range: offset %llu, length %zu, image size %llu",
+                       (unsigned long long)off, len, (unsigned long long)img->size);
+    }
+    return 0;
+}
+
+int image_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err)
+{
+    int ret = check_range(img, off, len, err);
+
+    if (ret < 0 || len == 0) {
+        return ret;
+    }
+    return img->drv->read(img, off, buf, len, err);
+}
+
+/*
+ * A probed raw image must not be turned into something that probes as
+ * another format: refuse writes that would change what block 0 probes as.
+ */
+static int check_probed_raw_write(struct image *img, uint64_t off, const void *buf, size_t len,
+                                  struct err *err)
+{
+    uint8_t block0[PROBE_BUF_SIZE];
+    int ret;
+
+    if (!(img->flags & IMG_PROBED) || strcmp(img->drv->name, "raw") || off >= PROBE_BUF_SIZE) {
+        return 0;
+    }
+    ret = img->drv->read(img, 0, block0, MIN(sizeof(block0), (size_t)img->size), err);
+    if (ret < 0) {
+        return ret;
+    }
+    memcpy(block0 + off, buf, MIN(len, (size_t)(PROBE_BUF_SIZE - off)));
+    if (strcmp(fmt_probe(block0, MIN(sizeof(block0), (size_t)img->size), img->filename)->name,
+               "raw")) {
+        return err_set(err, -EPERM,
+                       "Writing to block 0 of a probed raw image would change its format; "
+                       "use -f raw");
+    }
+    return 0;
+}
+
+int image_write(struct image *img, uint64_t off, const void *buf, size_t len, struct err *err)
+{
+    int ret;
+
+    if (!(img->flags & IMG_RDWR)) {
+        return err_set(err, -EPERM, "Image '%s' is read-only", img->filename);
+    }
+    if (!img->drv->write) {
+        return err_set(err, -ENOTSUP, "Driver '%s' does not support writing", img->drv->name);
+    }
+    ret = check_range(img, off, len, err);
+    if (ret < 0 || len == 0) {
+        return ret;
+    }
+    ret = check_probed_raw_write(img, off, buf, len, err);
+    if (ret < 0) {
+        return ret;
+    }
+    return img->drv->write(img, off, buf, len, err);
+}
+
+int image_flush(struct image *img, struct err *err)
+{
+    if (!(img->flags & IMG_RDWR)) {
+        return 0;
+    }
+    if (img->drv->flush) {
+        return img->drv->flush(img, err);
+    }
+    return file_flush(img->file, err);
+}
+
+int image_block_status(struct image *img, uint64_t off, uint64_t len, struct block_status *bs,
+                       struct err *err)
+{
+    unsigned depth = 0;
+    uint64_t want = len;
+
+    if (check_range(img, off, (size_t)len, err) < 0) {
+        return -EIO;
+    }
+    for (struct image *layer = img; layer; layer = layer->backing, depth++) {
+        int ret;
+
+        if (off >= layer->size) {
+            /* past the end of a shorter backing file: reads as zeros */
+            bs->pnum = want;
+            bs->flags = BS_ZERO;
+            bs->depth = depth;
+            return 0;
+        }
+        if (layer->drv->block_status) {
+            memset(bs, 0, sizeof(*bs));
+            ret = layer->drv->block_status(layer, off, MIN(want, layer->size - off), bs, err);
+            if (ret < 0) {
+                return ret;
+            }
+        } else {
+            bs->pnum = MIN(want, layer->size - off);
+            bs->flags = BS_DATA | BS_OFFSET_VALID;
+            bs->offset = off;
+            bs->host = layer->file;
+        }
+        if (bs->flags & (BS_DATA | BS_ZERO)) {
+            bs->flags |= BS_ALLOCATED;
+            bs->depth = depth;
+            return 0;
+        }
+        /* unallocated here: the next layer decides, but only for this run */
+        want = bs->pnum;
+    }
+    bs->pnum = want;
+    bs->flags = BS_ZERO;
+    bs->depth = depth ? depth - 1 : 0;
+    return 0;
+}
+
+int64_t image_allocated_size(struct image *img)
+{
+    if (img->drv->allocated_size) {
+        return img->drv->allocated_size(img);
+    }
+    return file_allocated(img->file);
+}
+
+int image_truncate(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,
+                   struct err *err)
+{
+    if (!img->drv->truncate) {
+        return err_set(err, -ENOTSUP, "Image format driver does not support resize");
+    }
+    if (!(img->flags & IMG_RDWR)) {
+        return err_set(err, -EPERM, "Image '%s' is read-only", img->filename);
+    }
+    return img->drv->truncate(img, size, allow_shrink, prealloc, err);
+}
+
+struct opt_desc *image_create_opts(const struct fmt_driver *drv, bool with_protocol)
+{
+    static const struct opt_desc none[] = { { NULL, 0, NULL, NULL } };
+
+    return opt_desc_merge(drv->create_opts ? drv->create_opts : none,
+                          with_protocol && drv->create_passes_file_opts ? file_create_opts
+                                                                        : none);
+}
+
+int image_create(const struct fmt_driver *drv, const char *filename, struct opts *opts,
+                 struct err *err)
+{
+    struct opt_desc *desc;
+    int ret;
+
+    if (!drv->create) {
+        return err_set(err, -ENOTSUP, "Format driver '%s' does not support image creation",
+                       drv->name);
+    }
+    desc = image_create_opts(drv, true);
+    ret = opts_validate(opts, desc, err);
+    free(desc);
+    if (ret < 0) {
+        return ret;
+    }
+    return drv->create(filename, opts, err);
+}

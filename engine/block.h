@@ -1,0 +1,78 @@
+/*
+ * block.h - the block layer: open an image by name (probing its format),
+ * read, write, ask block status, resize and create, whatever the format.
+ *
+ * The engine checks every request (range, read-only, probed-raw block 0)
+ * before the driver sees it, so drivers never see out-of-range I/O.
+ */
+#ifndef IMGSH_BLOCK_H
+#define IMGSH_BLOCK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../formats/format.h"
+#include "err.h"
+#include "file.h"
+#include "opts.h"
+
+enum image_flags {
+    IMG_RDWR = 1 << 0,          /* open read-write (default: read-only) */
+    IMG_FORCE_SHARE = 1 << 1,   /* -U: do not take or honour image locks */
+    IMG_NO_BACKING = 1 << 2,    /* do not open the backing chain */
+    IMG_PROBED = 1 << 3,        /* set by image_open: format came from probing */
+    IMG_QUIET = 1 << 4,         /* do not print the probed-raw warning */
+};
+
+struct image {
+    const struct fmt_driver *drv;
+    void *opaque;               /* drv->instance_size bytes of driver state */
+    struct file *file;          /* the protocol layer */
+    char *filename;
+    unsigned flags;             /* enum image_flags */
+    enum cache_mode cache;
+    uint64_t size;              /* virtual size in bytes */
+    char *backing_file;         /* as recorded in the image, or NULL */
+    char *backing_fmt;          /* as recorded, or NULL */
+    struct image *backing;      /* opened backing image, or NULL */
+    pthread_mutex_t lock;       /* guards driver metadata caches */
+};
+
+/*
+ * Open filename. fmt NULL probes the format (raw as the fallback; a
+ * read-write open of a probed raw image prints qemu's warning and refuses
+ * writes that would make block 0 look like another format). Errors read
+ * "Could not open 'FILE': ...".
+ */
+int image_open(struct image **out, const char *filename, const char *fmt, unsigned flags,
+               enum cache_mode cache, struct err *err);
+void image_close(struct image *img);
+
+int image_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err);
+int image_write(struct image *img, uint64_t off, const void *buf, size_t len, struct err *err);
+int image_flush(struct image *img, struct err *err);
+/*
+ * Status of [off, off+len) through the whole chain: the first layer that
+ * answers sets bs->depth; BS_ALLOCATED is set when some layer (not only the
+ * end of the chain) answered. pnum is in 1..len.
+ */
+int image_block_status(struct image *img, uint64_t off, uint64_t len, struct block_status *bs,
+                       struct err *err);
+/* Host bytes used by the image ("disk size"), or negative errno. */
+int64_t image_allocated_size(struct image *img);
+/* Resize; messages as qemu-img resize prints them. */
+int image_truncate(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,
+                   struct err *err);
+
+/*
+ * Options a format's create accepts: its own, plus the file protocol's
+ * when with_protocol (as qemu does once a target filename is known).
+ * Free with free().
+ */
+struct opt_desc *image_create_opts(const struct fmt_driver *drv, bool with_protocol);
+/* Validate opts and create filename with driver drv. */
+int image_create(const struct fmt_driver *drv, const char *filename, struct opts *opts,
+                 struct err *err);
+
+#endif

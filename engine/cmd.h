@@ -1,0 +1,79 @@
+/*
+ * cmd.h - the command table. Each subcommand is declared once, in
+ * engine/cmdtable.c, and serves the CLI (imgsh CMD ..., qemu-img CMD ...),
+ * one-shot -c commands, scripts and the interactive shell alike: all of them
+ * end in cmd_run().
+ *
+ * A handler receives argv with argv[0] the command name, parses its options
+ * with getopt_long (optstring starting with ':' and cmd_getopt_error() for
+ * the ':' and '?' cases) and returns the process exit code.
+ */
+#ifndef IMGSH_CMD_H
+#define IMGSH_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct cmd_ctx;
+
+enum cmd_flags {
+    CMD_COMPAT = 1 << 0,    /* also a qemu-img command: output matches qemu-img 7.2 */
+    CMD_WRITES = 1 << 1,    /* may modify an image */
+};
+
+struct cmd {
+    const char *name;
+    int (*handler)(struct cmd_ctx *ctx, int argc, char **argv);
+    const char *summary;    /* one line for help */
+    const char *synopsis;   /* arguments, as qemu-img's "Command syntax" shows them */
+    const char *details;    /* option descriptions for "imgsh CMD --help", or NULL */
+    unsigned flags;         /* enum cmd_flags */
+};
+
+enum output_format {
+    OUTPUT_HUMAN,
+    OUTPUT_JSON,
+};
+
+/* What a command runs in. */
+struct cmd_ctx {
+    bool qemu_img;          /* invoked as qemu-img: qemu-img's help and messages */
+    const char *prog;       /* "imgsh" or "qemu-img" */
+    const struct cmd *cmd;  /* the command being run */
+};
+
+extern const struct cmd commands[];
+
+const struct cmd *cmd_lookup(const char *name);
+/* Run argv[0] with its arguments; returns the exit code. */
+int cmd_run(struct cmd_ctx *ctx, int argc, char **argv);
+
+/* Top-level help: qemu-img's when ctx->qemu_img, else imgsh's. Returns 0. */
+int cmd_print_help(struct cmd_ctx *ctx, FILE *f);
+/* Help for the running command ("imgsh info --help"); qemu-img prints the full help. */
+int cmd_help(struct cmd_ctx *ctx);
+void cmd_print_version(struct cmd_ctx *ctx, FILE *f);
+
+/*
+ * Print "<prog>: <msg>" and "Try '<prog> --help' for more information"
+ * on stderr; returns 1 (qemu-img's error_exit).
+ */
+int cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* For getopt's ':' (missing argument) and '?' (unknown option) results. */
+int cmd_getopt_error(struct cmd_ctx *ctx, int c, char **argv);
+/* Parse --output; prints qemu-img's message and returns -1 when invalid. */
+int cmd_parse_output(const char *arg, enum output_format *out);
+
+/* -o handling shared by create, convert and amend (engine/create.c). */
+/* Append one -o argument as qemu-img does; prints its message, -1 if malformed. */
+int cmd_accumulate_options(char **options, const char *arg);
+/* "-o help" for format fmt; the protocol's options too when filename is known. */
+int cmd_print_create_help(const char *fmt, const char *filename);
+
+/* Handlers, one file each under engine/. */
+int cmd_info(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_create(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_resize(struct cmd_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * format.h - the interface every image format driver implements.
+ *
+ * A driver is a const struct fmt_driver with designated initialisers,
+ * listed in formats/registry.c. The engine (engine/block.c) owns the
+ * struct image, opens the protocol layer (img->file) before calling
+ * open(), allocates instance_size zeroed bytes at img->opaque, and checks
+ * the arguments of every I/O call (range, read-only) before the driver
+ * sees them. Optional operations are left NULL; the engine then answers
+ * -ENOTSUP with qemu-img's message for the operation.
+ *
+ * Threads: read, write and block_status may be called from several
+ * worker threads at once on one image. Drivers keep per-request state on
+ * the stack or in per-request buffers and guard shared metadata caches with
+ * img->lock.
+ *
+ * Errors: every operation returns 0 (or a positive value where stated) on
+ * success and a negative errno on failure, with a message in *err.
+ */
+#ifndef IMGSH_FORMAT_H
+#define IMGSH_FORMAT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/err.h"
+#include "../engine/file.h"
+#include "../engine/opts.h"
+
+struct image;
+
+/* Smallest possible positive score: raw wins only when nothing else does. */
+#define PROBE_RAW 1
+/* Score for a matching magic number and a supported version. */
+#define PROBE_MATCH 100
+/* Bytes of the image start handed to probe(). */
+#define PROBE_BUF_SIZE 512
+
+/* Block status of a range, as the driver sees its own layer. */
+enum bs_flags {
+    BS_DATA = 1 << 0,           /* reads return data stored in this layer */
+    BS_ZERO = 1 << 1,           /* reads return zeros */
+    BS_OFFSET_VALID = 1 << 2,   /* offset/host say where the data lives */
+    BS_ALLOCATED = 1 << 3,      /* set by the engine: answered by this layer */
+};
+
+struct block_status {
+    uint64_t pnum;              /* bytes from the query offset with this status (> 0) */
+    unsigned flags;             /* enum bs_flags; neither DATA nor ZERO = unallocated here */
+    uint64_t offset;            /* host offset, with BS_OFFSET_VALID */
+    struct file *host;          /* file offset refers to, with BS_OFFSET_VALID */
+    unsigned depth;             /* set by the engine: chain level that answered (0 = top) */
+};
+
+/* Internal snapshot, as info and snapshot -l list them. */
+struct snapshot_info {
+    char *id;
+    char *name;
+    uint64_t vm_state_size;
+    uint32_t date_sec, date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t icount;            /* UINT64_MAX when not recorded */
+};
+
+/* What info reports beyond the engine's own fields. */
+struct image_info {
+    uint64_t cluster_size;      /* 0 when the format has no clusters */
+    bool dirty;                 /* the "dirty-flag" */
+    bool encrypted;
+    json_t *format_specific;    /* {"type": fmt, "data": {...}} or NULL; engine frees it */
+};
+
+/* Result of check(), counted the way qemu-img check reports them. */
+struct check_result {
+    uint64_t corruptions, leaks, check_errors;
+    uint64_t corruptions_fixed, leaks_fixed;
+    uint64_t image_end_offset;
+    uint64_t total_clusters, allocated_clusters, fragmented_clusters, compressed_clusters;
+};
+
+enum check_fix {
+    CHECK_FIX_LEAKS = 1 << 0,
+    CHECK_FIX_ERRORS = 1 << 1,
+};
+
+struct fmt_driver {
+    /* --- identity --- */
+    const char *name;           /* as given to -f, e.g. "qcow2" */
+    const char *description;    /* one line for help and docs */
+    size_t instance_size;       /* bytes of per-image state at img->opaque */
+
+    /* --- probe, open, close --- */
+    /*
+     * Score 0..100 for the first len (<= PROBE_BUF_SIZE) bytes of a file;
+     * 0 = not this format. NULL: never chosen by probing.
+     */
+    int (*probe)(const uint8_t *buf, size_t len, const char *filename);
+    /*
+     * Parse metadata from img->file and set img->size (and backing_file,
+     * backing_fmt when the image has a backing file). Must not write unless
+     * img->flags has IMG_RDWR. Error messages follow qemu's (the engine adds
+     * "Could not open 'FILE': " in front).
+     */
+    int (*open)(struct image *img, struct err *err);
+    /* Release what open() allocated. May be NULL. */
+    void (*close)(struct image *img);
+
+    /* --- I/O (ranges are checked by the engine) --- */
+    int (*read)(struct image *img, uint64_t off, void *buf, size_t len, struct err *err);
+    /* NULL: the format is read-only. */
+    int (*write)(struct image *img, uint64_t off, const void *buf, size_t len,
+                 struct err *err);
+    /*
+     * Status of [off, off+len) in this layer; sets *bs with pnum in 1..len.
+     * NULL: everything is data at the same offset.
+     */
+    int (*block_status)(struct image *img, uint64_t off, uint64_t len,
+                        struct block_status *bs, struct err *err);
+    /* Make written data and metadata stable. NULL: flush img->file only. */
+    int (*flush)(struct image *img, struct err *err);
+
+    /* --- metadata --- */
+    /* Change the virtual size; shrinking only with allow_shrink. NULL: cannot resize. */
+    int (*truncate)(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,
+                    struct err *err);
+    /* Create filename with validated opts ("size" included). */
+    int (*create)(const char *filename, struct opts *opts, struct err *err);
+    /*
+     * Options create() accepts. With create_passes_file_opts the
+     * options of the file protocol (file_create_opts) are accepted too.
+     */
+    const struct opt_desc *create_opts;
+    bool create_passes_file_opts;
+    /* Fill what info shows beyond size and allocation. NULL: nothing more. */
+    int (*get_info)(struct image *img, struct image_info *info, struct err *err);
+    /* Host bytes used by the image, when not simply its file's allocation. */
+    int64_t (*allocated_size)(struct image *img);
+
+    /* --- optional hooks; NULL = not supported by this format --- */
+    int (*check)(struct image *img, struct check_result *res, unsigned fix, struct err *err);
+    int (*snapshot_list)(struct image *img, struct snapshot_info **list, size_t *n,
+                         struct err *err);
+    int (*snapshot_create)(struct image *img, const char *name, struct err *err);
+    int (*snapshot_apply)(struct image *img, const char *name, struct err *err);
+    int (*snapshot_delete)(struct image *img, const char *name, struct err *err);
+    int (*amend)(struct image *img, struct opts *opts, bool force, struct err *err);
+    const struct opt_desc *amend_opts;
+};
+
+/* formats/registry.c */
+extern const struct fmt_driver *const fmt_drivers[];
+/* Driver called name, or NULL. */
+const struct fmt_driver *fmt_find(const char *name);
+/* Best-scoring driver for the first bytes of a file (raw as the fallback). */
+const struct fmt_driver *fmt_probe(const uint8_t *buf, size_t len, const char *filename);
+
+void snapshot_info_free(struct snapshot_info *list, size_t n);
+
+#endif
