@@ -27,6 +27,9 @@ int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
         return cmd_usage_error(ctx, "Command not found: %s", argv[0]);
     }
     ctx->cmd = c;
+    if (!ctx->qemu_img && argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        return cmd_help(ctx);   /* qemu-img resize --help would want a size first */
+    }
     optind = 0;             /* full getopt reset: commands may run many times */
     return c->handler(ctx, argc, argv);
 }

@@ -151,9 +151,14 @@ struct fmt_driver {
 
 /* formats/registry.c */
 extern const struct fmt_driver *const fmt_drivers[];
+/* Probe-only entries for formats not readable yet (open() always fails). */
+extern const struct fmt_driver *const fmt_recognized[];
 /* Driver called name, or NULL. */
 const struct fmt_driver *fmt_find(const char *name);
-/* Best-scoring driver for the first bytes of a file (raw as the fallback). */
+/*
+ * Best-scoring driver for the first bytes of a file (raw as the fallback);
+ * may be an fmt_recognized entry.
+ */
 const struct fmt_driver *fmt_probe(const uint8_t *buf, size_t len, const char *filename);
 
 void snapshot_info_free(struct snapshot_info *list, size_t n);

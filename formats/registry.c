@@ -9,11 +9,35 @@
 
 extern const struct fmt_driver fmt_raw;
 extern const struct fmt_driver fmt_file;
+extern const struct fmt_driver fmt_recognized_qcow2, fmt_recognized_qcow, fmt_recognized_qed,
+    fmt_recognized_vdi, fmt_recognized_vpc, fmt_recognized_vhdx, fmt_recognized_vmdk,
+    fmt_recognized_luks, fmt_recognized_parallels, fmt_recognized_bochs, fmt_recognized_cloop,
+    fmt_recognized_dmg;
 
 /* Alphabetical: this is the order "Supported formats:" lists them in. */
 const struct fmt_driver *const fmt_drivers[] = {
     &fmt_file,
     &fmt_raw,
+    NULL,
+};
+
+/*
+ * Formats probing can identify but no driver reads yet (formats/recognize.c):
+ * they take part in probing only, so such an image is never taken for raw.
+ */
+const struct fmt_driver *const fmt_recognized[] = {
+    &fmt_recognized_bochs,
+    &fmt_recognized_cloop,
+    &fmt_recognized_dmg,
+    &fmt_recognized_luks,
+    &fmt_recognized_parallels,
+    &fmt_recognized_qcow,
+    &fmt_recognized_qcow2,
+    &fmt_recognized_qed,
+    &fmt_recognized_vdi,
+    &fmt_recognized_vhdx,
+    &fmt_recognized_vmdk,
+    &fmt_recognized_vpc,
     NULL,
 };
 
@@ -32,16 +56,20 @@ const struct fmt_driver *fmt_probe(const uint8_t *buf, size_t len, const char *f
     const struct fmt_driver *best = &fmt_raw;
     int best_score = 0;
 
-    for (size_t i = 0; fmt_drivers[i]; i++) {
-        int score;
+    const struct fmt_driver *const *lists[] = { fmt_drivers, fmt_recognized };
 
-        if (!fmt_drivers[i]->probe) {
-            continue;
-        }
-        score = fmt_drivers[i]->probe(buf, len, filename);
-        if (score > best_score) {
-            best_score = score;
-            best = fmt_drivers[i];
+    for (size_t l = 0; l < 2; l++) {
+        for (size_t i = 0; lists[l][i]; i++) {
+            int score;
+
+            if (!lists[l][i]->probe) {
+                continue;
+            }
+            score = lists[l][i]->probe(buf, len, filename);
+            if (score > best_score) {
+                best_score = score;
+                best = lists[l][i];
+            }
         }
     }
     return best;

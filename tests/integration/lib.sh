@@ -1,0 +1,140 @@
+# lib.sh - the integration harness: imgsh side by side with the real qemu-img.
+#
+# A case file (cases/*.sh) is sourced by run.sh. It defines setup(), which
+# makes fixture images in the current directory with the real qemu-img and
+# qemu-io, and then calls the checks below. Each check starts from a fresh
+# copy of the fixtures, so checks never see each other's results.
+#
+#   same ARGS...       run `qemu-img ARGS`, `build/compat/qemu-img ARGS` and
+#                      `build/imgsh ARGS` on identical copies; stdout, stderr,
+#                      exit code and every resulting file's bytes must be equal
+#                      (imgsh's messages say "imgsh" where qemu-img's say "qemu-img")
+#   same_json ARGS...  the same, with stdout compared as parsed JSON
+#   expect NAME RC PATTERN -- CMD...
+#                      run CMD in a fresh fixture copy; exit code must be RC and
+#                      stdout+stderr must match the extended regex PATTERN
+#   check NAME CMD...  run CMD in a fresh fixture copy; pass when it exits 0
+#
+# Results are appended to $RESULTS as "PASS name" / "FAIL name" lines.
+
+: "${RESULTS:?}" "${BUILD:?}" "${WORK:?}"
+IMGSH=$(cd "$BUILD" && pwd)/imgsh
+COMPAT=$(cd "$BUILD" && pwd)/compat/qemu-img
+JSONCMP=$(cd "$BUILD" && pwd)/tests/jsoncmp
+CASE=${CASE:-case}
+n=0
+
+setup() { :; }
+
+_fixture() {
+    rm -rf "$WORK/tmpl" && mkdir -p "$WORK/tmpl"
+    (cd "$WORK/tmpl" && setup) >/dev/null 2>&1 || {
+        echo "setup of $CASE failed" >&2
+        return 1
+    }
+}
+
+# _fresh DIR: DIR becomes an exact copy (holes included) of the fixtures
+_fresh() {
+    rm -rf "$1" && mkdir -p "$1" && cp -a "$WORK/tmpl/." "$1/"
+}
+
+_record() {
+    if [ "$1" = PASS ]; then
+        echo "PASS $CASE: $2" >>"$RESULTS"
+        [ -n "$VERBOSE" ] && echo "ok   $CASE: $2"
+    else
+        echo "FAIL $CASE: $2" >>"$RESULTS"
+        echo "FAIL $CASE: $2"
+        [ -s "$WORK/why" ] && sed 's/^/    /' "$WORK/why" | head -40
+    fi
+    return 0
+}
+
+# _run DIR BIN ARGS...: outputs into $WORK/DIR.{out,err,rc}
+_run() {
+    d=$1; bin=$2; shift 2
+    (cd "$WORK/$d" && "$bin" "$@" >"$WORK/$d.out" 2>"$WORK/$d.err"; echo $? >"$WORK/$d.rc")
+}
+
+# _tree_diff A B: same file names, sizes and bytes
+_tree_diff() {
+    (cd "$WORK/$1" && find . -type f | sort) >"$WORK/$1.files"
+    (cd "$WORK/$2" && find . -type f | sort) >"$WORK/$2.files"
+    if ! cmp -s "$WORK/$1.files" "$WORK/$2.files"; then
+        echo "files differ:"; diff "$WORK/$1.files" "$WORK/$2.files"
+        return 1
+    fi
+    while read -r f; do
+        if ! cmp -s "$WORK/$1/$f" "$WORK/$2/$f"; then
+            echo "contents of $f differ"
+            return 1
+        fi
+    done <"$WORK/$1.files"
+    return 0
+}
+
+_same() {
+    mode=$1; shift
+    n=$((n + 1))
+    name="$*"
+    : >"$WORK/why"
+    _fixture || { _record FAIL "$name (setup)"; return 0; }
+    _fresh "$WORK/A"; _fresh "$WORK/B"; _fresh "$WORK/C"
+    _run A qemu-img "$@"
+    _run B "$COMPAT" "$@"
+    _run C "$IMGSH" "$@"
+    sed 's/qemu-img/imgsh/g' "$WORK/A.err" >"$WORK/A.err.imgsh"
+    ok=1
+    {
+        if [ "$mode" = json ]; then
+            "$JSONCMP" "$WORK/A.out" "$WORK/B.out" || { echo "json stdout differs (qemu-img | ours):"; diff "$WORK/A.out" "$WORK/B.out"; ok=0; }
+            "$JSONCMP" "$WORK/A.out" "$WORK/C.out" || { echo "json stdout differs (qemu-img | imgsh):"; ok=0; }
+        else
+            cmp -s "$WORK/A.out" "$WORK/B.out" || { echo "stdout differs (qemu-img | ours):"; diff "$WORK/A.out" "$WORK/B.out"; ok=0; }
+            cmp -s "$WORK/A.out" "$WORK/C.out" || { echo "stdout differs (qemu-img | imgsh):"; diff "$WORK/A.out" "$WORK/C.out"; ok=0; }
+        fi
+        cmp -s "$WORK/A.err" "$WORK/B.err" || { echo "stderr differs (qemu-img | ours):"; diff "$WORK/A.err" "$WORK/B.err"; ok=0; }
+        cmp -s "$WORK/A.err.imgsh" "$WORK/C.err" || { echo "stderr differs (qemu-img | imgsh):"; diff "$WORK/A.err.imgsh" "$WORK/C.err"; ok=0; }
+        cmp -s "$WORK/A.rc" "$WORK/B.rc" || { echo "exit code: qemu-img $(cat "$WORK/A.rc"), ours $(cat "$WORK/B.rc")"; ok=0; }
+        cmp -s "$WORK/A.rc" "$WORK/C.rc" || { echo "exit code: qemu-img $(cat "$WORK/A.rc"), imgsh $(cat "$WORK/C.rc")"; ok=0; }
+        _tree_diff A B || ok=0
+        _tree_diff A C || ok=0
+    } >>"$WORK/why" 2>&1
+    if [ $ok = 1 ]; then _record PASS "$name"; else _record FAIL "$name"; fi
+}
+
+same() { _same text "$@"; }
+same_json() { _same json "$@"; }
+
+expect() {
+    name=$1; want_rc=$2; pattern=$3; shift 4    # NAME RC PATTERN --
+    n=$((n + 1))
+    : >"$WORK/why"
+    _fixture || { _record FAIL "$name (setup)"; return 0; }
+    _fresh "$WORK/E"
+    (cd "$WORK/E" && "$@" >"$WORK/E.out" 2>&1; echo $? >"$WORK/E.rc")
+    rc=$(cat "$WORK/E.rc")
+    if [ "$rc" != "$want_rc" ]; then
+        { echo "exit code $rc, wanted $want_rc; output:"; cat "$WORK/E.out"; } >"$WORK/why"
+        _record FAIL "$name"
+    elif ! grep -Eq -- "$pattern" "$WORK/E.out"; then
+        { echo "output does not match /$pattern/:"; cat "$WORK/E.out"; } >"$WORK/why"
+        _record FAIL "$name"
+    else
+        _record PASS "$name"
+    fi
+}
+
+check() {
+    name=$1; shift
+    n=$((n + 1))
+    : >"$WORK/why"
+    _fixture || { _record FAIL "$name (setup)"; return 0; }
+    _fresh "$WORK/E"
+    if (cd "$WORK/E" && "$@") >"$WORK/why" 2>&1; then
+        _record PASS "$name"
+    else
+        _record FAIL "$name"
+    fi
+}
