@@ -79,6 +79,16 @@ int image_open(struct image **out, const char *filename, const char *fmt, unsign
                     filename);
         }
     }
+    if (!(flags & IMG_FORCE_SHARE)) {
+        /* a writer reads, writes and may resize; a reader only cares about the format's needs */
+        unsigned perms = (flags & IMG_RDWR)
+                             ? PERM_CONSISTENT_READ | PERM_WRITE | PERM_RESIZE
+                             : (drv->unshared_perms ? PERM_CONSISTENT_READ : 0);
+        ret = file_lock(img->file, perms, drv->unshared_perms, err);
+        if (ret < 0) {
+            goto fail;
+        }
+    }
     img->drv = drv;
     img->opaque = xcalloc(1, drv->instance_size ? drv->instance_size : 1);
     ret = drv->open(img, err);

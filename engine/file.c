@@ -368,6 +368,69 @@ int file_block_status(struct file *f, uint64_t off, uint64_t len, uint64_t *pnum
     return 1;
 }
 
+#define LOCK_BASE_PERM 100
+#define LOCK_BASE_SHARED 200
+#define PERM_BITS 4
+
+static const char *const perm_names[PERM_BITS] = {
+    "consistent read", "write", "write unchanged", "resize",
+};
+
+/* Does someone else hold a lock on byte? 1 yes, 0 no, negative errno. */
+static int lock_held_elsewhere(int fd, off_t byte)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
+        return -errno;
+    }
+    return fl.l_type != F_UNLCK;
+}
+
+static int lock_byte(int fd, off_t byte)
+{
+    struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+
+    return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+int file_lock(struct file *f, unsigned perms, unsigned unshared, struct err *err)
+{
+    for (unsigned i = 0; i < PERM_BITS; i++) {
+        int ret = 0;
+        if (perms & (1u << i)) {
+            ret = lock_byte(f->fd, LOCK_BASE_PERM + i);
+        }
+        if (ret == 0 && (unshared & (1u << i))) {
+            ret = lock_byte(f->fd, LOCK_BASE_SHARED + i);
+        }
+        if (ret == -EINVAL || ret == -ENOTSUP || ret == -ENOLCK) {
+            return 0;           /* no OFD locks here: nothing to coordinate with */
+        }
+        if (ret == -EAGAIN || ret == -EACCES) {
+            /* only an exclusive lock blocks ours, and qemu never takes one */
+            return err_set(err, ret, "Failed to lock byte %d\nIs another process using the image [%s]?",
+                           LOCK_BASE_PERM + (int)i, f->filename);
+        }
+        if (ret < 0) {
+            return err_set_errno(err, -ret, "Failed to lock '%s'", f->filename);
+        }
+    }
+    for (unsigned i = 0; i < PERM_BITS; i++) {
+        if ((perms & (1u << i)) && lock_held_elsewhere(f->fd, LOCK_BASE_SHARED + i) > 0) {
+            return err_set(err, -EAGAIN, "Failed to get \"%s\" lock\n"
+                           "Is another process using the image [%s]?", perm_names[i], f->filename);
+        }
+    }
+    for (unsigned i = 0; i < PERM_BITS; i++) {
+        if ((unshared & (1u << i)) && lock_held_elsewhere(f->fd, LOCK_BASE_PERM + i) > 0) {
+            return err_set(err, -EAGAIN, "Failed to get shared \"%s\" lock\n"
+                           "Is another process using the image [%s]?", perm_names[i], f->filename);
+        }
+    }
+    return 0;
+}
+
 const struct opt_desc file_create_opts[] = {
     { "size", OPT_SIZE, "Virtual disk size", NULL },
     { "nocow", OPT_BOOL, "Turn off copy-on-write (valid only on btrfs)", NULL },
@@ -401,6 +464,11 @@ int file_create(const char *filename, const struct opts *opts, struct err *err)
     ret = file_open(&f, filename, FILE_RDWR | FILE_CREATE, CACHE_WRITEBACK, NULL);
     if (ret < 0) {
         return err_set_errno(err, -ret, "Could not create '%s'", filename);
+    }
+    ret = file_lock(f, PERM_WRITE | PERM_RESIZE, PERM_RESIZE, err);
+    if (ret < 0) {
+        file_close(f);
+        return ret;
     }
     if (nocow) {
         int attr;

@@ -91,6 +91,26 @@ int file_truncate(struct file *f, uint64_t size, enum prealloc prealloc, struct 
  */
 int file_block_status(struct file *f, uint64_t off, uint64_t len, uint64_t *pnum);
 
+/*
+ * Image locking, compatible with qemu's: while an image is open, each
+ * permission we use is held as a shared OFD lock on byte 100+bit, and each
+ * permission we refuse to share with other users on byte 200+bit. Opening
+ * fails when another process refuses what we use, or uses what we refuse.
+ */
+enum perm {
+    PERM_CONSISTENT_READ = 1 << 0,
+    PERM_WRITE = 1 << 1,
+    PERM_WRITE_UNCHANGED = 1 << 2,
+    PERM_RESIZE = 1 << 3,
+};
+/*
+ * Take the locks for perms (used) and unshared (refused to others).
+ * Errors read "Failed to get "write" lock\nIs another process using the
+ * image [FILE]?" (or "shared" for a refused permission someone else uses).
+ * File systems without OFD locks are used without locking.
+ */
+int file_lock(struct file *f, unsigned perms, unsigned unshared, struct err *err);
+
 /* Options accepted when creating a file ("size", "preallocation", ...). */
 extern const struct opt_desc file_create_opts[];
 /*

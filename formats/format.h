@@ -90,6 +90,13 @@ struct fmt_driver {
     const char *name;           /* as given to -f, e.g. "qcow2" */
     const char *description;    /* one line for help and docs */
     size_t instance_size;       /* bytes of per-image state at img->opaque */
+    /*
+     * Permissions (enum perm, engine/file.h) this format refuses to share
+     * with other processes while it has the image open: 0 for raw, which
+     * passes its users' wishes through; metadata formats refuse
+     * PERM_WRITE | PERM_RESIZE, since a second writer would corrupt them.
+     */
+    unsigned unshared_perms;
 
     /* --- probe, open, close --- */
     /*

@@ -10,6 +10,9 @@
 #                      exit code and every resulting file's bytes must be equal
 #                      (imgsh's messages say "imgsh" where qemu-img's say "qemu-img")
 #   same_json ARGS...  the same, with stdout compared as parsed JSON
+#   same_locked FILE BYTES ARGS...
+#                      `same`, while another process holds qemu-style image
+#                      locks on BYTES (e.g. 201 = refuses to share "write") of FILE
 #   expect NAME RC PATTERN -- CMD...
 #                      run CMD in a fresh fixture copy; exit code must be RC and
 #                      stdout+stderr must match the extended regex PATTERN
@@ -21,6 +24,8 @@
 IMGSH=$(cd "$BUILD" && pwd)/imgsh
 COMPAT=$(cd "$BUILD" && pwd)/compat/qemu-img
 JSONCMP=$(cd "$BUILD" && pwd)/tests/jsoncmp
+HOLDLOCK=$(cd "$BUILD" && pwd)/tests/holdlock
+LOCKWRAP=""
 CASE=${CASE:-case}
 n=0
 
@@ -54,7 +59,7 @@ _record() {
 # _run DIR BIN ARGS...: outputs into $WORK/DIR.{out,err,rc}
 _run() {
     d=$1; bin=$2; shift 2
-    (cd "$WORK/$d" && "$bin" "$@" >"$WORK/$d.out" 2>"$WORK/$d.err"; echo $? >"$WORK/$d.rc")
+    (cd "$WORK/$d" && $LOCKWRAP "$bin" "$@" >"$WORK/$d.out" 2>"$WORK/$d.err"; echo $? >"$WORK/$d.rc")
 }
 
 # _tree_diff A B: same file names, sizes and bytes
@@ -105,6 +110,11 @@ _same() {
 }
 
 same() { _same text "$@"; }
+same_locked() {
+    LOCKWRAP="$HOLDLOCK $1 $2"; shift 2
+    _same text "$@"
+    LOCKWRAP=""
+}
 same_json() { _same json "$@"; }
 
 expect() {

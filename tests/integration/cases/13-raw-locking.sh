@@ -1,0 +1,12 @@
+# image locking: imgsh honours and takes qemu's OFD locks (bytes 100+perm
+# for permissions in use, 200+perm for permissions refused to others).
+setup() {
+    qemu-img create -q -f raw a.raw 1M
+}
+# 100 consistent read, 101 write, 103 resize in use; 200/201/203 refused
+for b in 100 101 103 200 201 203 100,101,103 200,201,203; do
+    same_locked a.raw $b info -f raw a.raw
+    same_locked a.raw $b info -U -f raw a.raw
+    same_locked a.raw $b resize -f raw a.raw 3M
+    same_locked a.raw $b create -f raw a.raw 3M
+done
