@@ -80,10 +80,17 @@ int image_open(struct image **out, const char *filename, const char *fmt, unsign
         }
     }
     if (!(flags & IMG_FORCE_SHARE)) {
-        /* a writer reads, writes and may resize; a reader only cares about the format's needs */
-        unsigned perms = (flags & IMG_RDWR)
-                             ? PERM_CONSISTENT_READ | PERM_WRITE | PERM_RESIZE
-                             : (drv->unshared_perms ? PERM_CONSISTENT_READ : 0);
+        /*
+         * A writer reads, writes and may resize; a reader needs a consistent
+         * view of the guest data, unless it only looks at metadata (as qemu's
+         * info, which takes nothing for raw).
+         */
+        unsigned perms = PERM_CONSISTENT_READ;
+        if (flags & IMG_RDWR) {
+            perms |= PERM_WRITE | PERM_RESIZE;
+        } else if ((flags & IMG_NO_IO) && !drv->unshared_perms) {
+            perms = 0;
+        }
         ret = file_lock(img->file, perms, drv->unshared_perms, err);
         if (ret < 0) {
             goto fail;

@@ -23,6 +23,7 @@ enum image_flags {
     IMG_NO_BACKING = 1 << 2,    /* do not open the backing chain */
     IMG_PROBED = 1 << 3,        /* set by image_open: format came from probing */
     IMG_QUIET = 1 << 4,         /* do not print the probed-raw warning */
+    IMG_NO_IO = 1 << 5,         /* metadata only (info): guest data is not read */
 };
 
 struct image {

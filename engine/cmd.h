@@ -75,5 +75,6 @@ int cmd_print_create_help(const char *fmt, const char *filename);
 int cmd_info(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_create(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_resize(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_map(struct cmd_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -31,6 +31,19 @@ const struct cmd commands[] = {
         .flags = CMD_COMPAT,
     },
     {
+        .name = "map",
+        .handler = cmd_map,
+        .summary = "Show where the guest data of an image lives",
+        .synopsis = "[-f fmt] [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U] "
+                    "filename",
+        .details = "  -f fmt               format of the image (probed when omitted)\n"
+                   "  --start-offset=off   first guest byte to describe\n"
+                   "  --max-length=len     describe at most len bytes\n"
+                   "  --output=ofmt        human (data extents only) or json (every extent)\n"
+                   "  -U                   force share: open even if the image is in use\n",
+        .flags = CMD_COMPAT,
+    },
+    {
         .name = "resize",
         .handler = cmd_resize,
         .summary = "Change the virtual size of a disk image",

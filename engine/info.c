@@ -263,7 +263,7 @@ int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
     enum output_format output = OUTPUT_HUMAN;
     const char *fmt = NULL;
     bool chain = false;
-    unsigned flags = IMG_NO_BACKING;
+    unsigned flags = IMG_NO_BACKING | IMG_NO_IO;
     json_t *list;
     char *filename;
     int c, ret = 0;
