@@ -117,6 +117,11 @@ static int do_create(const char *filename, const char *fmt, const char *options,
         if (ret < 0) {
             goto out;
         }
+        if (sz == UINT64_MAX) {
+            /* qemu uses -1 for "no size given", so 2^64-1 means none */
+            ret = err_set(err, -EINVAL, "Image creation needs a size parameter");
+            goto out;
+        }
     } else if (size < 0) {
         ret = err_set(err, -EINVAL, "Image creation needs a size parameter");
         goto out;

@@ -26,6 +26,10 @@ static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
         len = 3; v = c & 0x0f; min = 0x800;
     } else if (c >= 0xf0 && c < 0xf8) {
         len = 4; v = c & 0x07; min = 0x10000;
+    } else if (c >= 0xf8 && c < 0xfc) {
+        len = 5; v = c & 0x03; min = 0x200000;      /* never valid: one U+FFFD for all */
+    } else if (c >= 0xfc && c < 0xfe) {
+        len = 6; v = c & 0x01; min = 0x4000000;
     } else {
         *cp = 0xfffd;
         return 1;
@@ -39,7 +43,9 @@ static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
     }
     if (len == 2 && c == 0xc0 && s[1] == 0x80) {
         *cp = 0;
-    } else if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
+    } else if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ||
+               (v >= 0xfdd0 && v <= 0xfdef) || (v & 0xfffe) == 0xfffe) {
+        /* malformed, overlong, surrogate or noncharacter */
         *cp = 0xfffd;
     } else {
         *cp = v;

@@ -24,19 +24,22 @@ bool opts_string_valid(const char *s)
     return (len - i) % 2 == 0;
 }
 
-/* Copy characters up to an unescaped ',' (and, if stop_eq, '='). */
-static const char *take_item(const char *p, bool stop_eq, char **out)
+/*
+ * Copy a name (up to the first ',' or '=', no escapes) or a value (up to
+ * an unescaped ',', with ",," standing for a comma).
+ */
+static const char *take_item(const char *p, bool is_name, char **out)
 {
     size_t cap = strlen(p) + 1, n = 0;
     char *buf = xmalloc(cap);
 
     while (*p) {
         if (*p == ',') {
-            if (p[1] != ',') {
+            if (is_name || p[1] != ',') {
                 break;
             }
             p++;            /* ",," is one literal comma */
-        } else if (stop_eq && *p == '=') {
+        } else if (is_name && *p == '=') {
             break;
         }
         buf[n++] = *p++;
@@ -57,7 +60,14 @@ int opts_parse(struct opts *o, const char *s, struct err *err)
         p = take_item(p, true, &name);
         if (*p == '=') {
             p = take_item(p + 1, false, &value);
-        } else if (strcmp(name, "help") && strcmp(name, "?") && !strncmp(name, "no", 2)) {
+        } else if (!strcmp(name, "help") || !strcmp(name, "?")) {
+            o->help = true;
+            free(name);
+            if (*p == ',') {
+                p++;
+            }
+            continue;
+        } else if (!strncmp(name, "no", 2)) {
             char *rest = xstrdup(name + 2);
             free(name);
             name = rest;
@@ -81,12 +91,7 @@ int opts_parse(struct opts *o, const char *s, struct err *err)
 
 bool opts_has_help(const struct opts *o)
 {
-    for (size_t i = 0; i < o->n; i++) {
-        if (!strcmp(o->v[i].name, "help") || !strcmp(o->v[i].name, "?")) {
-            return true;
-        }
-    }
-    return false;
+    return o->help;
 }
 
 void opts_set(struct opts *o, const char *name, const char *value)
@@ -134,6 +139,7 @@ void opts_free(struct opts *o)
     free(o->v);
     o->v = NULL;
     o->n = o->cap = 0;
+    o->help = false;
 }
 
 const struct opt_desc *opt_desc_find(const struct opt_desc *list, const char *name)
@@ -194,13 +200,14 @@ int opt_parse_number(const char *name, const char *value, uint64_t *out, struct 
     char *end;
     unsigned long long v;
 
+    /* like qemu, a leading '-' is accepted and wraps around */
     errno = 0;
     v = strtoull(value, &end, 0);
-    if (end == value || *end || strchr(value, '-')) {
+    if (end == value || *end) {
         return err_set(err, -EINVAL, "Parameter '%s' expects a number", name);
     }
     if (errno == ERANGE) {
-        return err_set(err, -ERANGE, "Value '%s' is out of range for parameter '%s'", value, name);
+        return err_set(err, -ERANGE, "Value '%s' is too large for parameter '%s'", value, name);
     }
     *out = v;
     return 0;
@@ -322,7 +329,11 @@ void opt_desc_print_help(FILE *f, const struct opt_desc *desc)
     for (size_t i = 0; i < n; i++) {
         char left[128];
         snprintf(left, sizeof(left), "%s=<%s>", sorted[i]->name, opt_type_name(sorted[i]->type));
-        fprintf(f, "  %-22s - %s\n", left, sorted[i]->help ? sorted[i]->help : "");
+        if (sorted[i]->help) {
+            fprintf(f, "  %-22s - %s\n", left, sorted[i]->help);
+        } else {
+            fprintf(f, "  %s\n", left);
+        }
     }
     free(sorted);
 }

@@ -1,9 +1,10 @@
 /*
  * opts.h - option strings as qemu-img parses them: "-o key=value,key2=value2".
  *
- * Syntax: items separated by ','; ",," inside a value stands for one comma;
- * "key" alone means key=on and "nokey" alone means key=off; "help" or "?"
- * asks for the option list. A later item overrides an earlier one.
+ * Syntax: items separated by ','; ",," inside a value stands for one comma
+ * (names end at the first ',' or '=', unescaped); "key" alone means key=on
+ * and "nokey" alone means key=off; a bare "help" or "?" asks for the
+ * option list (it is not kept as an item). A later item overrides an earlier one.
  * Validation against the option descriptions is a separate step, so that an
  * option string can be split first and checked against the merged
  * format + protocol list of a particular image.
@@ -40,6 +41,7 @@ struct opt {
 struct opts {
     struct opt *v;
     size_t n, cap;
+    bool help;              /* a bare "help" or "?" item was parsed */
 };
 
 /* qemu-img's check on each -o argument before accumulating it. */
@@ -47,7 +49,7 @@ bool opts_string_valid(const char *s);
 
 /* Split s into items and append them. -EINVAL with a message on bad syntax. */
 int opts_parse(struct opts *o, const char *s, struct err *err);
-/* true when the string or the parsed list asks for help ("help" or "?"). */
+/* true when a parsed string asked for help (a bare "help" or "?"). */
 bool opts_has_help(const struct opts *o);
 
 /* Append name=value (copies both). */

@@ -41,13 +41,14 @@ int size_parse(const char *s, uint64_t *out)
         return -EINVAL;
     }
     if (errno == ERANGE) {
-        return -ERANGE;
+        /* too big, but text after the number makes it garbage first */
+        return *end ? -EINVAL : -ERANGE;
     }
     if (ival == 0 && (*end == 'x' || *end == 'X')) {
         errno = 0;
         ival = strtoull(p, &end, 16);
         if (errno == ERANGE) {
-            return -ERANGE;
+            return *end ? -EINVAL : -ERANGE;
         }
         if (*end == '.' || suffix_mul(*end)) {
             return -EINVAL;
@@ -66,7 +67,8 @@ int size_parse(const char *s, uint64_t *out)
                 return -EINVAL;
             }
             d = ldexp(d, 64);
-            frac = d >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)d;
+            /* a fraction that rounds up to 1.0 as a double counts as none, as in qemu */
+            frac = d >= 18446744073709551616.0 ? 0 : (uint64_t)d;
             end = fend;
         }
     }

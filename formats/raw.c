@@ -1,7 +1,7 @@
 /*
  * raw.c - the raw format (guest bytes stored as they are) and the bare
- * 'file' protocol exposed as a format (-f file), which differs only in not
- * rounding the size up to whole 512-byte sectors.
+ * 'file' protocol exposed as a format (-f file), which differs only in
+ * never being chosen by probing and in its create options.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,10 +21,10 @@ static int raw_probe(const uint8_t *buf, size_t len, const char *filename)
     return PROBE_RAW;
 }
 
-/* Virtual size for a file length: raw counts whole sectors, file bytes. */
-static uint64_t raw_size_of(const struct image *img, uint64_t len)
+/* Virtual size for a file length: whole 512-byte sectors, as qemu counts them. */
+static uint64_t raw_size_of(uint64_t len)
 {
-    return strcmp(img->drv->name, "raw") ? len : round_up(len, SECTOR);
+    return round_up(len, SECTOR);
 }
 
 static int raw_open(struct image *img, struct err *err)
@@ -34,7 +34,7 @@ static int raw_open(struct image *img, struct err *err)
     if (len < 0) {
         return (int)len;
     }
-    img->size = raw_size_of(img, (uint64_t)len);
+    img->size = raw_size_of((uint64_t)len);
     return 0;
 }
 
@@ -73,7 +73,7 @@ static int raw_truncate(struct image *img, uint64_t size, bool allow_shrink,
     if (ret < 0) {
         return ret;
     }
-    img->size = raw_size_of(img, size);
+    img->size = raw_size_of(size);
     return 0;
 }
 

@@ -101,10 +101,11 @@ static int probe_cloop(const uint8_t *buf, size_t len, const char *filename)
 
 static int probe_dmg(const uint8_t *buf, size_t len, const char *filename)
 {
-    size_t n = strlen(filename);
+    size_t n = filename ? strlen(filename) : 0;
     (void)buf;
     (void)len;
-    return n >= 4 && !strcmp(filename + n - 4, ".dmg") ? 2 : 0;
+    /* the name alone decides, as in qemu; a bare ".dmg" does not count */
+    return n > 4 && !strcmp(filename + n - 4, ".dmg") ? 2 : 0;
 }
 
 static int recognized_open(struct image *img, struct err *err)

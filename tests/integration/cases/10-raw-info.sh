@@ -4,6 +4,7 @@ setup() {
     qemu-io -f raw -c 'write -P 0xab 1M 64k' a.raw
     qemu-img create -q -f raw empty.raw 0
     printf 'x' >odd.raw                 # 1 byte: virtual size rounds up to 512
+    head -c 4096 /dev/zero >.dmg
     head -c 20000001 /dev/zero >big.raw
     mkdir dir
     f=$(printf 'we"ird\\\\nam\te\001\303\251\177.raw')
@@ -39,3 +40,7 @@ same info --output
 same info -Zf raw a.raw
 same info --output=json "$(printf 'we"ird\\\\nam\te\001\303\251\177.raw')"
 same info --output=json "$(printf 'b\200c\303.raw')"
+# -f file counts whole sectors too; a zero-filled file called .dmg is raw
+same info -f file big.raw
+same info --output=json -f file odd.raw
+same info .dmg

@@ -61,3 +61,9 @@ same create -f raw "" 1M
 same create -f
 same create -Z new.raw 1M
 same create -f raw new.raw -1
+# 2^64-1 is qemu's "no size given"
+same create -f raw -o size=18446744073709551615 new.raw
+same create -f raw -o size=18446744073709551614 new.raw
+same create -f raw -o help,,x
+same create -f raw -o help=x new.raw 1M
+same create -f raw -o a,,b=c new.raw 1M
