@@ -189,6 +189,49 @@ int image_write(struct image *img, uint64_t off, const void *buf, size_t len, st
     return img->drv->write(img, off, buf, len, err);
 }
 
+int image_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                       struct err *err)
+{
+    static const uint8_t zero[64 * 1024];
+    int ret;
+
+    if (!(img->flags & IMG_RDWR)) {
+        return err_set(err, -EPERM, "Image '%s' is read-only", img->filename);
+    }
+    if (len > SIZE_MAX) {
+        return err_set(err, -EINVAL, "Request too large");
+    }
+    ret = check_range(img, off, (size_t)len, err);
+    if (ret < 0 || len == 0) {
+        return ret;
+    }
+    if (img->drv->write_zeroes) {
+        return img->drv->write_zeroes(img, off, len, may_unmap, err);
+    }
+    while (len) {
+        size_t n = (size_t)MIN(len, (uint64_t)sizeof(zero));
+        ret = image_write(img, off, zero, n, err);
+        if (ret < 0) {
+            return ret;
+        }
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int image_snapshot_load(struct image *img, const char *id, const char *name, struct err *err)
+{
+    if (!img->drv->snapshot_load) {
+        return err_set(err, -ENOTSUP, "Failed to load snapshot: snapshots are not supported "
+                       "by format '%s'", img->drv->name);
+    }
+    if (img->flags & IMG_RDWR) {
+        return err_set(err, -EINVAL, "Snapshots can only be loaded on read-only images");
+    }
+    return img->drv->snapshot_load(img, id, name, err);
+}
+
 int image_flush(struct image *img, struct err *err)
 {
     if (!(img->flags & IMG_RDWR)) {

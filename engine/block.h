@@ -52,7 +52,15 @@ void image_close(struct image *img);
 
 int image_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err);
 int image_write(struct image *img, uint64_t off, const void *buf, size_t len, struct err *err);
+/*
+ * Make [off, off+len) read as zeros: the driver's write_zeroes when it has
+ * one (may_unmap lets it deallocate), zero buffers otherwise.
+ */
+int image_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                       struct err *err);
 int image_flush(struct image *img, struct err *err);
+/* Show an internal snapshot's data on a read-only image (convert -l). */
+int image_snapshot_load(struct image *img, const char *id, const char *name, struct err *err);
 /*
  * Status of [off, off+len) through the whole chain: the first layer that
  * answers sets bs->depth; BS_ALLOCATED is set when some layer (not only the

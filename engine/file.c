@@ -290,6 +290,40 @@ static int write_zeros(struct file *f, uint64_t from, uint64_t to, struct err *e
     return ret;
 }
 
+int file_write_zeroes(struct file *f, uint64_t off, uint64_t len, bool may_unmap,
+                      struct err *err)
+{
+    int64_t flen;
+    int ret;
+
+    if (!f->writable) {
+        return err_set(err, -EPERM, "'%s' is opened read-only", f->filename);
+    }
+    flen = file_length(f, err);
+    if (flen < 0) {
+        return (int)flen;
+    }
+    if (off >= (uint64_t)flen && !f->is_blockdev) {
+        /* past the end: extending the file is enough */
+        if (ftruncate(f->fd, (off_t)(off + len)) < 0) {
+            return err_set_errno(err, errno, "Could not resize '%s'", f->filename);
+        }
+        return 0;
+    }
+    if (may_unmap &&
+        fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0) {
+        ret = 0;
+    } else if (fallocate(f->fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0) {
+        ret = 0;
+    } else {
+        ret = write_zeros(f, off, off + len, err);
+    }
+    if (ret == 0 && f->sync_writes && fdatasync(f->fd) < 0) {
+        ret = err_set_errno(err, errno, "Could not sync '%s'", f->filename);
+    }
+    return ret;
+}
+
 int file_truncate(struct file *f, uint64_t size, enum prealloc prealloc, struct err *err)
 {
     int64_t cur = file_length(f, err);

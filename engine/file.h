@@ -74,6 +74,13 @@ void file_close(struct file *f);
 int file_pread(struct file *f, uint64_t off, void *buf, size_t len, struct err *err);
 int file_pwrite(struct file *f, uint64_t off, const void *buf, size_t len, struct err *err);
 int file_flush(struct file *f, struct err *err);
+/*
+ * Make [off, off+len) read as zeros: punch a hole when may_unmap (the file
+ * keeps its size), else zero the range in place; falls back to writing
+ * zeros where the file system can do neither.
+ */
+int file_write_zeroes(struct file *f, uint64_t off, uint64_t len, bool may_unmap,
+                      struct err *err);
 /* Current length in bytes, or negative errno. */
 int64_t file_length(struct file *f, struct err *err);
 /* Bytes allocated on the host (st_blocks * 512), or negative errno. */

@@ -125,6 +125,12 @@ struct fmt_driver {
      */
     int (*block_status)(struct image *img, uint64_t off, uint64_t len,
                         struct block_status *bs, struct err *err);
+    /*
+     * Make [off, off+len) read as zeros; may_unmap allows deallocating the
+     * range. NULL: the engine writes zero buffers through write().
+     */
+    int (*write_zeroes)(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                        struct err *err);
     /* Make written data and metadata stable. NULL: flush img->file only. */
     int (*flush)(struct image *img, struct err *err);
 
@@ -152,6 +158,12 @@ struct fmt_driver {
     int (*snapshot_create)(struct image *img, const char *name, struct err *err);
     int (*snapshot_apply)(struct image *img, const char *name, struct err *err);
     int (*snapshot_delete)(struct image *img, const char *name, struct err *err);
+    /*
+     * Make a read-only image show the guest data of an internal snapshot
+     * (convert -l): id and/or name select it (either may be NULL). Errors as
+     * qemu's ("Can't find snapshot").
+     */
+    int (*snapshot_load)(struct image *img, const char *id, const char *name, struct err *err);
     int (*amend)(struct image *img, struct opts *opts, bool force, struct err *err);
     const struct opt_desc *amend_opts;
 };

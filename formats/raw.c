@@ -49,6 +49,12 @@ static int raw_write(struct image *img, uint64_t off, const void *buf, size_t le
     return file_pwrite(img->file, off, buf, len, err);
 }
 
+static int raw_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                            struct err *err)
+{
+    return file_write_zeroes(img->file, off, len, may_unmap, err);
+}
+
 static int raw_block_status(struct image *img, uint64_t off, uint64_t len,
                             struct block_status *bs, struct err *err)
 {
@@ -95,6 +101,7 @@ const struct fmt_driver fmt_raw = {
     .open = raw_open,
     .read = raw_read,
     .write = raw_write,
+    .write_zeroes = raw_write_zeroes,
     .block_status = raw_block_status,
     .truncate = raw_truncate,
     .create = raw_create,
@@ -109,6 +116,7 @@ const struct fmt_driver fmt_file = {
     .open = raw_open,
     .read = raw_read,
     .write = raw_write,
+    .write_zeroes = raw_write_zeroes,
     .block_status = raw_block_status,
     .truncate = raw_truncate,
     .create = raw_create,
