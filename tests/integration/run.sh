@@ -10,7 +10,9 @@ if ! command -v qemu-img >/dev/null 2>&1 || ! command -v qemu-io >/dev/null 2>&1
 fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/imgsh-it.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
-export BUILD RESULTS WORK
+ROOT=$(cd "$here/../.." && pwd)
+BUILD=$(cd "$BUILD" && pwd)
+export BUILD RESULTS WORK ROOT
 for c in "$here"/cases/*.sh; do
     CASE=$(basename "$c" .sh) bash -c '. "$1"/lib.sh; . "$2"' _ "$here" "$c" ||
         echo "FAIL $(basename "$c" .sh): case script exited with $?" >>"$RESULTS"
