@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "info.h"
 
 #include "util.h"
 
@@ -31,8 +34,61 @@ static void image_free(struct image *img)
     free(img);
 }
 
+static int open_one(struct image **out, const char *filename, const char *fmt, unsigned flags,
+                    enum cache_mode cache, const struct image *overlay, struct err *err);
+
+/*
+ * Open img's backing file (if it has one and the caller wants the chain),
+ * read-only, resolving a relative name against img's directory. A file
+ * already in the chain is refused with qemu-img's loop message.
+ */
+static int open_backing(struct image *img, unsigned flags, struct err *err)
+{
+    char *path;
+    int ret;
+
+    if (!img->backing_file || (flags & IMG_NO_BACKING)) {
+        return 0;
+    }
+    path = backing_full_path(img->filename, img->backing_file);
+    ret = open_one(&img->backing, path, img->backing_fmt,
+                   (flags & ~(IMG_RDWR | IMG_PROBED)) | IMG_QUIET, img->cache, img, err);
+    if (ret < 0 && !(err && err->code == -ELOOP)) {
+        err_prepend(err, "Could not open backing file: ");
+    }
+    free(path);
+    return ret;
+}
+
+/* Is the file open as f already somewhere in the chain above (overlay and its overlays)? */
+static bool in_chain(const struct image *overlay, const struct file *f)
+{
+    struct stat a, b;
+
+    if (fstat(f->fd, &b) < 0) {
+        return false;
+    }
+    for (; overlay; overlay = overlay->overlay) {
+        if (fstat(overlay->file->fd, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int image_open(struct image **out, const char *filename, const char *fmt, unsigned flags,
                enum cache_mode cache, struct err *err)
+{
+    int ret = open_one(out, filename, fmt, flags, cache, NULL, err);
+
+    if (ret < 0 && err && err->code != -ELOOP) {
+        err_prepend(err, "Could not open '%s': ", filename);
+    }
+    return ret;
+}
+
+static int open_one(struct image **out, const char *filename, const char *fmt, unsigned flags,
+                    enum cache_mode cache, const struct image *overlay, struct err *err)
 {
     const struct fmt_driver *drv = NULL;
     struct image *img;
@@ -41,8 +97,7 @@ int image_open(struct image **out, const char *filename, const char *fmt, unsign
     if (fmt) {
         drv = fmt_find(fmt);
         if (!drv) {
-            return err_set(err, -EINVAL, "Could not open '%s': Unknown driver '%s'", filename,
-                           fmt);
+            return err_set(err, -EINVAL, "Unknown driver '%s'", fmt);
         }
     }
     img = xcalloc(1, sizeof(*img));
@@ -50,9 +105,15 @@ int image_open(struct image **out, const char *filename, const char *fmt, unsign
     img->filename = xstrdup(filename);
     img->flags = flags & ~IMG_PROBED;
     img->cache = cache;
+    img->overlay = overlay;
 
     ret = file_open(&img->file, filename, (flags & IMG_RDWR) ? FILE_RDWR : 0, cache, err);
     if (ret < 0) {
+        goto fail;
+    }
+    if (overlay && in_chain(overlay, img->file)) {
+        /* the name as the topmost image's backing chain spells it */
+        ret = err_set(err, -ELOOP, "Backing file '%s' creates an infinite loop.", filename);
         goto fail;
     }
     if (!drv) {
@@ -103,11 +164,15 @@ int image_open(struct image **out, const char *filename, const char *fmt, unsign
         img->drv = NULL;        /* open() cleans up after itself on failure */
         goto fail;
     }
+    ret = open_backing(img, flags, err);
+    if (ret < 0) {
+        image_close(img);
+        return ret;
+    }
     *out = img;
     return 0;
 
 fail:
-    err_prepend(err, "Could not open '%s': ", filename);
     image_free(img);
     return ret;
 }

@@ -37,6 +37,7 @@ struct image {
     char *backing_file;         /* as recorded in the image, or NULL */
     char *backing_fmt;          /* as recorded, or NULL */
     struct image *backing;      /* opened backing image, or NULL */
+    const struct image *overlay; /* the image this one backs, or NULL at the top */
     pthread_mutex_t lock;       /* guards driver metadata caches */
 };
 

@@ -18,12 +18,6 @@ static int starts_with(const uint8_t *buf, size_t len, const char *magic, size_t
     return len >= n && memcmp(buf, magic, n) == 0;
 }
 
-static int probe_qcow2(const uint8_t *buf, size_t len, const char *filename)
-{
-    (void)filename;
-    return starts_with(buf, len, "QFI\xfb", 4) && len >= 8 && be32(buf + 4) >= 2 ? PROBE_MATCH : 0;
-}
-
 static int probe_qcow(const uint8_t *buf, size_t len, const char *filename)
 {
     (void)filename;
@@ -121,7 +115,6 @@ static int recognized_open(struct image *img, struct err *err)
         .open = recognized_open,                                                      \
     }
 
-RECOGNIZED(qcow2, probe_qcow2);
 RECOGNIZED(qcow, probe_qcow);
 RECOGNIZED(qed, probe_qed);
 RECOGNIZED(vdi, probe_vdi);

@@ -9,7 +9,8 @@
 
 extern const struct fmt_driver fmt_raw;
 extern const struct fmt_driver fmt_file;
-extern const struct fmt_driver fmt_recognized_qcow2, fmt_recognized_qcow, fmt_recognized_qed,
+extern const struct fmt_driver fmt_qcow2;
+extern const struct fmt_driver fmt_recognized_qcow, fmt_recognized_qed,
     fmt_recognized_vdi, fmt_recognized_vpc, fmt_recognized_vhdx, fmt_recognized_vmdk,
     fmt_recognized_luks, fmt_recognized_parallels, fmt_recognized_bochs, fmt_recognized_cloop,
     fmt_recognized_dmg;
@@ -17,6 +18,7 @@ extern const struct fmt_driver fmt_recognized_qcow2, fmt_recognized_qcow, fmt_re
 /* Alphabetical: this is the order "Supported formats:" lists them in. */
 const struct fmt_driver *const fmt_drivers[] = {
     &fmt_file,
+    &fmt_qcow2,
     &fmt_raw,
     NULL,
 };
@@ -32,7 +34,6 @@ const struct fmt_driver *const fmt_recognized[] = {
     &fmt_recognized_luks,
     &fmt_recognized_parallels,
     &fmt_recognized_qcow,
-    &fmt_recognized_qcow2,
     &fmt_recognized_qed,
     &fmt_recognized_vdi,
     &fmt_recognized_vhdx,

@@ -7,7 +7,7 @@ same foo
 same -x
 same -- info a.raw
 expect "qemu-img info -h prints the full help" 0 'Command syntax:' -- "$COMPAT" info -h
-expect "qemu-img --help lists the commands and formats" 0 'Supported formats: file raw' -- "$COMPAT" --help
+expect "qemu-img --help lists the commands and formats" 0 'Supported formats: file qcow2 raw' -- "$COMPAT" --help
 expect "qemu-img -h" 0 'usage: qemu-img \[standard options\] command' -- "$COMPAT" -h
 expect "qemu-img info --help prints the full help" 0 'Command syntax:' -- "$COMPAT" info --help
 expect "qemu-img --version" 0 '^qemu-img version 7\.2' -- "$COMPAT" --version
@@ -26,7 +26,7 @@ check "help lists only commands that run" sh -c "
     [ \$(echo \$cmds | wc -w) -ge 3 ] || exit 1
     for c in \$cmds; do '$IMGSH' \$c --help | grep -q \"^usage: imgsh \$c \" || exit 1; done"
 # the qemu-img personality prints qemu-img's exact messages for recognized-but-unreadable formats
-expect "a qcow2 image is never taken for raw" 1 "cannot read the 'qcow2' format yet" -- sh -c "qemu-img create -q -f qcow2 q.qcow2 1M && '$IMGSH' info q.qcow2"
+expect "a qcow2 image is read as qcow2" 0 "^file format: qcow2" -- sh -c "qemu-img create -q -f qcow2 q.qcow2 1M && '$IMGSH' info q.qcow2"
 expect "a vmdk image is never taken for raw" 1 "cannot read the 'vmdk' format yet" -- sh -c "qemu-img create -q -f vmdk v.vmdk 1M && '$IMGSH' info v.vmdk"
 expect "a vpc image is never taken for raw" 1 "cannot read the 'vpc' format yet" -- sh -c "qemu-img create -q -f vpc v.vhd 1M && '$IMGSH' info v.vhd"
 expect "a vdi image is never taken for raw" 1 "cannot read the 'vdi' format yet" -- sh -c "qemu-img create -q -f vdi v.vdi 1M && '$IMGSH' info v.vdi"

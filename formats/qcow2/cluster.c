@@ -1,0 +1,297 @@
+/*
+ * cluster.c - guest-to-host translation for qcow2: the L2 table cache,
+ * qcow2_lookup() over standard and extended L2 entries, reading and block
+ * status.
+ *
+ * The cache is shared by all requests on an image and guarded by
+ * img->lock; data is read outside the lock into the caller's buffer, so
+ * requests proceed in parallel.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../engine/size.h"
+#include "../../engine/util.h"
+#include "qcow2_int.h"
+
+#define L2_CACHE_MAX_BYTES (32ULL << 20)     /* qemu's default ceiling */
+#define L2_CACHE_WAYS 4
+
+int qcow2_cache_init(struct image *img, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
+    uint64_t needed = img->size / span + 1;
+    uint64_t cap = L2_CACHE_MAX_BYTES / s->cluster_size;
+    uint64_t slots = MIN(needed, cap);
+
+    (void)err;
+    slots = round_up(MAX(slots, (uint64_t)L2_CACHE_WAYS), L2_CACHE_WAYS);
+    s->l2_cache_slots = (size_t)slots;
+    s->l2_cache = xcalloc(s->l2_cache_slots, sizeof(*s->l2_cache));
+    return 0;
+}
+
+void qcow2_cache_free(struct qcow2 *s)
+{
+    for (size_t i = 0; i < s->l2_cache_slots; i++) {
+        free(s->l2_cache[i].table);
+    }
+    free(s->l2_cache);
+    s->l2_cache = NULL;
+    s->l2_cache_slots = 0;
+}
+
+/*
+ * The L2 table at host offset l2_off, from the cache or the file.
+ * Call with img->lock held; the table stays valid until the lock is dropped.
+ */
+static const uint8_t *l2_get(struct image *img, uint64_t l2_off, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    size_t sets = s->l2_cache_slots / L2_CACHE_WAYS;
+    size_t set = (size_t)((l2_off >> s->cluster_bits) % sets) * L2_CACHE_WAYS;
+    struct l2_slot *victim = &s->l2_cache[set];
+
+    for (size_t w = 0; w < L2_CACHE_WAYS; w++) {
+        struct l2_slot *slot = &s->l2_cache[set + w];
+        if (slot->table && slot->offset == l2_off) {
+            slot->last_use = ++s->l2_clock;
+            return slot->table;
+        }
+        if (!slot->table || slot->last_use < victim->last_use) {
+            victim = slot;
+        }
+    }
+    if (!victim->table) {
+        victim->table = xmalloc(s->cluster_size);
+    }
+    victim->offset = 0;
+    if (file_pread(img->file, l2_off, victim->table, s->cluster_size, err) < 0) {
+        return NULL;
+    }
+    victim->offset = l2_off;
+    victim->last_use = ++s->l2_clock;
+    return victim->table;
+}
+
+/* Kind and host offset of one subcluster; *host is the entry for compressed clusters. */
+static int classify(struct image *img, const uint8_t *l2, uint64_t idx, unsigned sc,
+                    uint64_t l2_off, enum qcow2_kind *kind, uint64_t *host, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t e = be64(l2 + idx * s->l2_entry_size);
+    uint64_t off = e & L2E_OFFSET_MASK;
+
+    if (e & QCOW_OFLAG_COMPRESSED) {
+        if (s->data_file) {
+            return err_set(err, -EIO, "Compressed cluster found in an image with an external "
+                           "data file (L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
+                           l2_off, idx);
+        }
+        *kind = QK_COMPRESSED;
+        *host = e;
+        return 0;
+    }
+    if (off % s->cluster_size) {
+        return err_set(err, -EIO, "Cluster allocation offset %#" PRIx64 " unaligned "
+                       "(L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")", off, l2_off, idx);
+    }
+    if (s->extended_l2) {
+        uint64_t bitmap = be64(l2 + idx * s->l2_entry_size + 8);
+        bool alloc = bitmap & (1ULL << sc);
+        bool zero = bitmap & (1ULL << (sc + 32));
+
+        if (alloc && zero) {
+            return err_set(err, -EIO, "Invalid cluster entry found (L2 offset: %#" PRIx64
+                           ", L2 index: %#" PRIx64 ")", l2_off, idx);
+        }
+        if (alloc && !off && !s->data_file) {
+            return err_set(err, -EIO, "Allocated subcluster without a host offset (L2 offset: %#"
+                           PRIx64 ", L2 index: %#" PRIx64 ")", l2_off, idx);
+        }
+        if (alloc) {
+            *kind = QK_NORMAL;
+        } else if (zero) {
+            *kind = off ? QK_ZERO_ALLOC : QK_ZERO;
+        } else {
+            *kind = off ? QK_UNALLOCATED_ALLOC : QK_UNALLOCATED;
+        }
+        *host = off + ((uint64_t)sc << s->subcluster_bits);
+        return 0;
+    }
+    if (e & QCOW_OFLAG_ZERO) {
+        *kind = off ? QK_ZERO_ALLOC : QK_ZERO;
+    } else if (off || (s->data_file && (e & QCOW_OFLAG_COPIED))) {
+        *kind = QK_NORMAL;
+    } else {
+        *kind = QK_UNALLOCATED;
+    }
+    *host = off;
+    return 0;
+}
+
+static bool has_host(enum qcow2_kind k)
+{
+    return k == QK_NORMAL || k == QK_ZERO_ALLOC || k == QK_UNALLOCATED_ALLOC;
+}
+
+int qcow2_lookup(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind *kind,
+                 uint64_t *host, uint64_t *pnum, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t span_bits = s->cluster_bits + s->l2_bits;
+    uint64_t l1_index = off >> span_bits;
+    uint64_t span_end = (l1_index + 1) << span_bits;
+    uint64_t limit = MIN(off + len, span_end);     /* one L2 table at most */
+    uint64_t l2_off, sub = s->subcluster_size;
+    const uint8_t *l2;
+    uint64_t pos, first_host = 0;
+    int ret = 0;
+
+    if (l1_index >= s->l1_entries || !(s->l1[l1_index] & L1E_OFFSET_MASK)) {
+        *kind = QK_UNALLOCATED;
+        *host = 0;
+        *pnum = limit - off;
+        return 0;
+    }
+    l2_off = s->l1[l1_index] & L1E_OFFSET_MASK;
+    if (l2_off % s->cluster_size) {
+        return err_set(err, -EIO, "L2 table offset %#" PRIx64 " unaligned (L1 index: %#" PRIx64
+                       ")", l2_off, l1_index);
+    }
+
+    pthread_mutex_lock(&img->lock);
+    l2 = l2_get(img, l2_off, err);
+    if (!l2) {
+        ret = -EIO;
+        goto out;
+    }
+    /* walk subclusters (clusters without extended L2) while the description continues */
+    for (pos = off; pos < limit;) {
+        uint64_t idx = (pos >> s->cluster_bits) & ((1ULL << s->l2_bits) - 1);
+        unsigned sc = (unsigned)((pos >> s->subcluster_bits) & (QCOW2_SUBCLUSTERS - 1));
+        uint64_t unit_end = round_down(pos, sub) + sub;
+        enum qcow2_kind k = QK_UNALLOCATED;
+        uint64_t h = 0;
+
+        if (!s->extended_l2) {
+            sc = 0;
+        }
+        ret = classify(img, l2, idx, sc, l2_off, &k, &h, err);
+        if (ret < 0) {
+            goto out;
+        }
+        if (pos == off) {
+            *kind = k;
+            *host = h + (has_host(k) ? pos - round_down(pos, sub) : 0);
+            first_host = h - round_down(pos, sub);  /* host of guest offset 0 of this run */
+        } else if (k != *kind || k == QK_COMPRESSED ||
+                   (has_host(k) && h != first_host + round_down(pos, sub))) {
+            break;
+        }
+        if (k == QK_COMPRESSED) {
+            /* one compressed cluster per lookup */
+            pos = MIN(round_down(pos, s->cluster_size) + s->cluster_size, limit);
+            break;
+        }
+        pos = MIN(unit_end, limit);
+    }
+    *pnum = pos - off;
+out:
+    pthread_mutex_unlock(&img->lock);
+    if (ret < 0 && !err_isset(err)) {
+        ret = err_set(err, ret, "Could not read L2 table at %#" PRIx64, l2_off);
+    }
+    return ret;
+}
+
+/* Unallocated guest data: the backing file's, zeros past its end or without one. */
+static int read_backing(struct image *img, uint64_t off, uint8_t *buf, uint64_t n,
+                        struct err *err)
+{
+    struct image *b = img->backing;
+    uint64_t have = 0;
+
+    if (b && off < b->size) {
+        have = MIN(n, b->size - off);
+        int ret = image_read(b, off, buf, (size_t)have, err);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    memset(buf + have, 0, (size_t)(n - have));
+    return 0;
+}
+
+int qcow2_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint8_t *out = buf;
+    uint8_t *cbuf = NULL;           /* per-request buffer for decompressed clusters */
+    int ret = 0;
+
+    while (len && ret == 0) {
+        enum qcow2_kind kind;
+        uint64_t host, n;
+
+        ret = qcow2_lookup(img, off, len, &kind, &host, &n, err);
+        if (ret < 0) {
+            break;
+        }
+        switch (kind) {
+        case QK_UNALLOCATED:
+        case QK_UNALLOCATED_ALLOC:
+            ret = read_backing(img, off, out, n, err);
+            break;
+        case QK_ZERO:
+        case QK_ZERO_ALLOC:
+            memset(out, 0, (size_t)n);
+            break;
+        case QK_NORMAL:
+            ret = file_pread(qcow2_data_file(img), host, out, (size_t)n, err);
+            break;
+        case QK_COMPRESSED:
+            if (!cbuf) {
+                cbuf = xmalloc(s->cluster_size);
+            }
+            ret = qcow2_decompress_cluster(img, host, cbuf, err);
+            if (ret == 0) {
+                memcpy(out, cbuf + (off & (s->cluster_size - 1)), (size_t)n);
+            }
+            break;
+        }
+        off += n;
+        out += n;
+        len -= (size_t)n;
+    }
+    free(cbuf);
+    return ret;
+}
+
+int qcow2_block_status(struct image *img, uint64_t off, uint64_t len, struct block_status *bs,
+                       struct err *err)
+{
+    enum qcow2_kind kind;
+    uint64_t host, n;
+    int ret = qcow2_lookup(img, off, len, &kind, &host, &n, err);
+
+    if (ret < 0) {
+        return ret;
+    }
+    bs->pnum = n;
+    bs->flags = 0;
+    if (has_host(kind)) {
+        bs->flags |= BS_OFFSET_VALID;
+        bs->offset = host;
+        bs->host = qcow2_data_file(img);
+    }
+    if (kind == QK_ZERO || kind == QK_ZERO_ALLOC) {
+        bs->flags |= BS_ZERO;
+    } else if (kind == QK_NORMAL || kind == QK_COMPRESSED) {
+        bs->flags |= BS_DATA;
+    }
+    return 0;
+}

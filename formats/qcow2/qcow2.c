@@ -1,0 +1,463 @@
+/*
+ * qcow2.c - the qcow2 driver: probe, open (header, header extensions,
+ * table validation), close, info and the driver table. Reading lives in
+ * cluster.c, snapshots in snapshot.c, bitmaps in bitmap.c.
+ *
+ * Every offset and length read from the file is validated before use;
+ * messages are qemu's where qemu has one.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../engine/info.h"
+#include "../../engine/json.h"
+#include "../../engine/size.h"
+#include "../../engine/util.h"
+#include "qcow2_int.h"
+
+static int qcow2_probe(const uint8_t *buf, size_t len, const char *filename)
+{
+    (void)filename;
+    if (len >= 8 && be32(buf) == QCOW2_MAGIC && be32(buf + 4) >= 2) {
+        return PROBE_MATCH;
+    }
+    return 0;
+}
+
+/* An on-disk table must be cluster aligned and its end must fit int64. */
+static bool table_offset_valid(const struct qcow2 *s, uint64_t offset, uint64_t entries,
+                               uint64_t entry_len)
+{
+    uint64_t bytes, end;
+
+    if (offset % s->cluster_size) {
+        return false;
+    }
+    if (MUL_OVERFLOW(entries, entry_len, &bytes) || ADD_OVERFLOW(offset, bytes, &end) ||
+        end > (uint64_t)INT64_MAX) {
+        return false;
+    }
+    return true;
+}
+
+static char *dup_bytes(const uint8_t *p, size_t n)
+{
+    char *s = xmalloc(n + 1);
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Header extensions start after the header and end at the first cluster's end. */
+static int read_extensions(struct image *img, const uint8_t *cluster0, uint64_t start,
+                           uint64_t end, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t off = start;
+
+    while (off < end) {
+        uint32_t type, len;
+
+        if (end - off < 8) {
+            return err_set(err, -EINVAL, "qcow2_read_extension: ERROR: "
+                           "pread fail from offset %" PRIu64, off);
+        }
+        type = be32(cluster0 + off);
+        len = be32(cluster0 + off + 4);
+        off += 8;
+        if (type == QEXT_END) {
+            break;
+        }
+        if (len > end - off) {
+            return err_set(err, -EINVAL, "Invalid header extension: %s",
+                           "extension extends beyond the end of the first cluster");
+        }
+        switch (type) {
+        case QEXT_BACKING_FORMAT:
+            if (len >= 16) {
+                return err_set(err, -EINVAL,
+                               "ERROR: ext_backing_format: len=%" PRIu32 " too large (>=16)", len);
+            }
+            free(s->backing_fmt);
+            s->backing_fmt = dup_bytes(cluster0 + off, len);
+            break;
+        case QEXT_FEATURE_TABLE:
+            free(s->features);
+            s->nb_features = len / 48;
+            s->features = xcalloc(s->nb_features ? s->nb_features : 1, sizeof(*s->features));
+            for (size_t i = 0; i < s->nb_features; i++) {
+                const uint8_t *e = cluster0 + off + i * 48;
+                s->features[i].type = e[0];
+                s->features[i].bit = e[1];
+                memcpy(s->features[i].name, e + 2, 46);
+                s->features[i].name[46] = '\0';
+            }
+            break;
+        case QEXT_BITMAPS:
+            if (len != 24) {
+                return err_set(err, -EINVAL, "ERROR: bitmaps_ext: Invalid extension length");
+            }
+            s->has_bitmaps_ext = true;
+            s->nb_bitmaps = be32(cluster0 + off);
+            s->bitmap_dir_size = be64(cluster0 + off + 8);
+            s->bitmap_dir_offset = be64(cluster0 + off + 16);
+            break;
+        case QEXT_CRYPTO:
+            if (len != 16) {
+                return err_set(err, -EINVAL, "Unable to read CRYPTO header extension");
+            }
+            s->crypto_offset = be64(cluster0 + off);
+            s->crypto_length = be64(cluster0 + off + 8);
+            break;
+        case QEXT_DATA_FILE:
+            free(s->data_file_name);
+            s->data_file_name = dup_bytes(cluster0 + off, len);
+            break;
+        default:
+            break;          /* unknown extensions are ignored (and kept on disk) */
+        }
+        off += round_up(len, 8);
+    }
+    return 0;
+}
+
+/* "Unsupported qcow2 feature(s): ..." for unknown incompatible bits. */
+static int report_unsupported(struct qcow2 *s, uint64_t mask, struct err *err)
+{
+    char msg[ERR_MSG_MAX] = "";
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->nb_features; i++) {
+        if (s->features[i].type == 0 && s->features[i].bit < 64 &&
+            (mask & (1ULL << s->features[i].bit))) {
+            n += (size_t)snprintf(msg + n, sizeof(msg) - MIN(n, sizeof(msg)), "%s%s",
+                                  n ? ", " : "", s->features[i].name);
+            mask &= ~(1ULL << s->features[i].bit);
+        }
+    }
+    if (mask) {
+        snprintf(msg + MIN(n, sizeof(msg)), sizeof(msg) - MIN(n, sizeof(msg)),
+                 "%sUnknown incompatible feature: %" PRIx64, n ? ", " : "", mask);
+    }
+    return err_set(err, -ENOTSUP, "Unsupported qcow2 feature(s): %s", msg);
+}
+
+static void qcow2_close(struct image *img)
+{
+    struct qcow2 *s = qcow2_state(img);
+
+    qcow2_cache_free(s);
+    qcow2_free_snapshots(s);
+    qcow2_free_bitmaps(s);
+    if (s->data_file) {
+        file_close(s->data_file);
+    }
+    free(s->l1);
+    free(s->backing_fmt);
+    free(s->data_file_name);
+    free(s->features);
+}
+
+static int open_data_file(struct image *img, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    char *path;
+    int ret;
+
+    if (!(s->incompat & QCOW2_INCOMPAT_DATA_FILE)) {
+        if (s->data_file_name) {
+            return err_set(err, -EINVAL, "'data-file' can only be set for images with an "
+                           "external data file");
+        }
+        return 0;
+    }
+    if (!s->data_file_name) {
+        return err_set(err, -EINVAL, "Missing data_file option");
+    }
+    path = backing_full_path(img->filename, s->data_file_name);
+    ret = file_open(&s->data_file, path, (img->flags & IMG_RDWR) ? FILE_RDWR : 0, img->cache,
+                    err);
+    free(path);
+    return ret;
+}
+
+static int qcow2_open(struct image *img, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint8_t *c0 = NULL;
+    uint8_t head[QH_V3_MIN_LENGTH + 8] = { 0 };
+    int64_t flen;
+    uint64_t size, l2_span, l1_needed, backing_off;
+    uint32_t backing_len;
+    int ret;
+
+    flen = file_length(img->file, err);
+    if (flen < 0) {
+        return (int)flen;
+    }
+    s->file_length = (uint64_t)flen;
+    if ((uint64_t)flen < QH_V2_LENGTH) {
+        return err_set(err, -EINVAL, "qcow2 header too short");
+    }
+    ret = file_pread(img->file, 0, head, sizeof(head), err);
+    if (ret < 0) {
+        return ret;
+    }
+    if (be32(head + QH_MAGIC) != QCOW2_MAGIC) {
+        return err_set(err, -EINVAL, "Image is not in qcow2 format");
+    }
+    s->version = be32(head + QH_VERSION);
+    if (s->version < 2 || s->version > 3) {
+        return err_set(err, -ENOTSUP, "Unsupported qcow2 version %" PRIu32, s->version);
+    }
+    s->cluster_bits = be32(head + QH_CLUSTER_BITS);
+    if (s->cluster_bits < QCOW2_MIN_CLUSTER_BITS || s->cluster_bits > QCOW2_MAX_CLUSTER_BITS) {
+        return err_set(err, -EINVAL, "Unsupported cluster size: 2^%" PRIu32, s->cluster_bits);
+    }
+    s->cluster_size = 1ULL << s->cluster_bits;
+    backing_off = be64(head + QH_BACKING_OFFSET);
+    backing_len = be32(head + QH_BACKING_SIZE);
+    size = be64(head + QH_SIZE);
+    s->crypt_method = be32(head + QH_CRYPT_METHOD);
+    s->l1_size = be32(head + QH_L1_SIZE);
+    s->l1_offset = be64(head + QH_L1_OFFSET);
+    s->reftable_offset = be64(head + QH_REFTABLE_OFFSET);
+    s->reftable_clusters = be32(head + QH_REFTABLE_CLUSTERS);
+    s->nb_snapshots = be32(head + QH_NB_SNAPSHOTS);
+    s->snapshots_offset = be64(head + QH_SNAPSHOTS_OFFSET);
+    if (s->version == 2) {
+        s->refcount_order = 4;
+        s->header_length = QH_V2_LENGTH;
+    } else {
+        s->incompat = be64(head + QH_INCOMPAT);
+        s->compat = be64(head + QH_COMPAT);
+        s->autoclear = be64(head + QH_AUTOCLEAR);
+        s->refcount_order = be32(head + QH_REFCOUNT_ORDER);
+        s->header_length = be32(head + QH_HEADER_LENGTH);
+        if (s->header_length < QH_V3_MIN_LENGTH) {
+            return err_set(err, -EINVAL, "qcow2 header too short");
+        }
+        if (s->header_length > s->cluster_size) {
+            return err_set(err, -EINVAL, "qcow2 header exceeds cluster size");
+        }
+    }
+    if (backing_off > s->cluster_size) {
+        return err_set(err, -EINVAL, "Invalid backing file offset");
+    }
+
+    /* the first cluster holds the header, its extensions and the backing name */
+    c0 = xcalloc(1, s->cluster_size);
+    ret = file_pread(img->file, 0, c0, s->cluster_size, err);
+    if (ret < 0) {
+        goto fail;
+    }
+    if (s->header_length > QH_COMPRESSION_TYPE) {
+        s->compression_type = c0[QH_COMPRESSION_TYPE];
+    }
+    if (s->compression_type > 1) {
+        ret = err_set(err, -ENOTSUP, "qcow2: unknown compression type: %u", s->compression_type);
+        goto fail;
+    }
+    if (s->compression_type && !(s->incompat & QCOW2_INCOMPAT_COMPRESSION)) {
+        ret = err_set(err, -EINVAL,
+                      "qcow2: Compression type incompatible feature bit must be set");
+        goto fail;
+    }
+    if (!s->compression_type && (s->incompat & QCOW2_INCOMPAT_COMPRESSION)) {
+        ret = err_set(err, -EINVAL,
+                      "qcow2: Compression type incompatible feature bit must not be set");
+        goto fail;
+    }
+    ret = read_extensions(img, c0, s->header_length,
+                          backing_off ? backing_off : s->cluster_size, err);
+    if (ret < 0) {
+        goto fail;
+    }
+    if (s->incompat & ~QCOW2_INCOMPAT_KNOWN) {
+        ret = report_unsupported(s, s->incompat & ~QCOW2_INCOMPAT_KNOWN, err);
+        goto fail;
+    }
+    if ((s->incompat & QCOW2_INCOMPAT_CORRUPT) && (img->flags & IMG_RDWR)) {
+        ret = err_set(err, -EACCES, "qcow2: Image is corrupt; cannot be opened read/write");
+        goto fail;
+    }
+    if (s->refcount_order > 6) {
+        ret = err_set(err, -EINVAL,
+                      "Reference count entry width too large; may not exceed 64 bits");
+        goto fail;
+    }
+    if (s->crypt_method > 2) {
+        ret = err_set(err, -EINVAL, "Unsupported encryption method %" PRIu32, s->crypt_method);
+        goto fail;
+    }
+    s->extended_l2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
+    if (s->extended_l2 && s->cluster_bits < 14) {
+        ret = err_set(err, -EINVAL, "Extended L2 entries are only supported with cluster "
+                      "sizes of at least 16384 bytes");
+        goto fail;
+    }
+    s->l2_entry_size = s->extended_l2 ? 16 : 8;
+    s->l2_bits = s->cluster_bits - (s->extended_l2 ? 4 : 3);
+    s->subcluster_bits = s->extended_l2 ? s->cluster_bits - 5 : s->cluster_bits;
+    s->subcluster_size = 1ULL << s->subcluster_bits;
+
+    /* refcount table */
+    if (s->reftable_clusters == 0) {
+        ret = err_set(err, -EINVAL, "Image does not contain a reference count table");
+        goto fail;
+    }
+    if ((uint64_t)s->reftable_clusters * s->cluster_size > QCOW2_MAX_REFTABLE_BYTES) {
+        ret = err_set(err, -EINVAL, "Reference count table too large");
+        goto fail;
+    }
+    if (!table_offset_valid(s, s->reftable_offset, s->reftable_clusters, s->cluster_size)) {
+        ret = err_set(err, -EINVAL, "Reference count table offset invalid");
+        goto fail;
+    }
+    /* snapshot table */
+    if (s->nb_snapshots > 65536) {
+        ret = err_set(err, -EFBIG, "Snapshot table too large");
+        goto fail;
+    }
+    if (!table_offset_valid(s, s->snapshots_offset, s->nb_snapshots, 40)) {
+        ret = err_set(err, -EINVAL, "Snapshot table offset invalid");
+        goto fail;
+    }
+    /* active L1 table */
+    if ((uint64_t)s->l1_size * 8 > QCOW2_MAX_L1_BYTES) {
+        ret = err_set(err, -EFBIG, "Active L1 table too large");
+        goto fail;
+    }
+    l2_span = 1ULL << (s->cluster_bits + s->l2_bits);
+    l1_needed = size / l2_span + (size % l2_span != 0);
+    if (l1_needed > INT32_MAX) {
+        ret = err_set(err, -EFBIG, "Image is too big");
+        goto fail;
+    }
+    if (s->l1_size < l1_needed) {
+        ret = err_set(err, -EINVAL, "L1 table is too small");
+        goto fail;
+    }
+    if (!table_offset_valid(s, s->l1_offset, s->l1_size, 8)) {
+        ret = err_set(err, -EINVAL, "Active L1 table offset invalid");
+        goto fail;
+    }
+    img->size = size;
+
+    /* backing file name */
+    if (backing_off) {
+        if (backing_len > QCOW2_MAX_BACKING_NAME || backing_len > s->cluster_size - backing_off) {
+            ret = err_set(err, -EINVAL, "Backing file name too long");
+            goto fail;
+        }
+        img->backing_file = dup_bytes(c0 + backing_off, backing_len);
+        if (s->backing_fmt) {
+            img->backing_fmt = xstrdup(s->backing_fmt);
+        }
+    }
+    free(c0);
+    c0 = NULL;
+
+    ret = open_data_file(img, err);
+    if (ret < 0) {
+        goto fail;
+    }
+    /* the L1 table is read lazily for metadata-only opens whose tables may lie beyond EOF */
+    s->l1_entries = s->l1_size;
+    s->l1 = xcalloc(s->l1_size ? s->l1_size : 1, sizeof(uint64_t));
+    if (s->l1_size) {
+        uint8_t *raw = xmalloc((size_t)s->l1_size * 8);
+        ret = file_pread(img->file, s->l1_offset, raw, (size_t)s->l1_size * 8, err);
+        if (ret == 0) {
+            for (uint32_t i = 0; i < s->l1_size; i++) {
+                s->l1[i] = be64(raw + (size_t)i * 8);
+            }
+        }
+        free(raw);
+        if (ret < 0) {
+            goto fail;
+        }
+    }
+    ret = qcow2_read_snapshots(img, err);
+    if (ret < 0) {
+        goto fail;
+    }
+    ret = qcow2_read_bitmaps(img, err);
+    if (ret < 0) {
+        goto fail;
+    }
+    ret = qcow2_cache_init(img, err);
+    if (ret < 0) {
+        goto fail;
+    }
+    return 0;
+
+fail:
+    free(c0);
+    qcow2_close(img);
+    memset(s, 0, sizeof(*s));
+    return ret;
+}
+
+static int qcow2_get_info(struct image *img, struct image_info *info, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    json_t *data = json_object();
+    json_t *spec = json_object();
+    json_t *bitmaps;
+
+    (void)err;
+    info->cluster_size = s->cluster_size;
+    info->dirty = s->incompat & QCOW2_INCOMPAT_DIRTY;
+    info->encrypted = s->crypt_method != 0;
+
+    json_obj_set_str(data, "compat", s->version == 2 ? "0.10" : "1.1");
+    json_obj_set_str(data, "compression-type", s->compression_type ? "zstd" : "zlib");
+    if (s->version >= 3) {
+        json_obj_set_bool(data, "lazy-refcounts", (s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0);
+        bitmaps = qcow2_bitmaps_json(img);
+        if (bitmaps) {
+            json_object_set_new(data, "bitmaps", bitmaps);
+        }
+    }
+    json_obj_set_int(data, "refcount-bits", 1LL << s->refcount_order);
+    if (s->version >= 3) {
+        if (s->data_file_name) {
+            json_obj_set_str(data, "data-file", s->data_file_name);
+        }
+        if (s->incompat & QCOW2_INCOMPAT_DATA_FILE) {
+            json_obj_set_bool(data, "data-file-raw",
+                              (s->autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW) != 0);
+        }
+        json_obj_set_bool(data, "corrupt", (s->incompat & QCOW2_INCOMPAT_CORRUPT) != 0);
+        json_obj_set_bool(data, "extended-l2", s->extended_l2);
+    }
+    json_obj_set_str(spec, "type", "qcow2");
+    json_object_set_new(spec, "data", data);
+    info->format_specific = spec;
+    return 0;
+}
+
+static int qcow2_snapshot_list_hook(struct image *img, struct snapshot_info **list, size_t *n,
+                                    struct err *err)
+{
+    return qcow2_snapshot_list(img, list, n, err);
+}
+
+const struct fmt_driver fmt_qcow2 = {
+    .name = "qcow2",
+    .description = "QEMU copy-on-write image, version 2 and 3",
+    .instance_size = sizeof(struct qcow2),
+    .unshared_perms = PERM_WRITE | PERM_RESIZE,
+    .probe = qcow2_probe,
+    .open = qcow2_open,
+    .close = qcow2_close,
+    .read = qcow2_read,
+    .block_status = qcow2_block_status,
+    .get_info = qcow2_get_info,
+    .snapshot_list = qcow2_snapshot_list_hook,
+    .snapshot_load = qcow2_snapshot_load,
+};

@@ -1,0 +1,216 @@
+/*
+ * qcow2_int.h - private state and on-disk constants of the qcow2 driver.
+ *
+ * On-disk layout (docs/interop/qcow2.txt): all numbers big-endian; a
+ * header in the first cluster, header extensions after it, a two-level
+ * guest-to-host map (L1 table -> L2 tables of one cluster each) and a
+ * two-level refcount structure. Layouts are decoded with the be*() helpers
+ * from byte offsets; nothing is read through packed structs.
+ *
+ * Files: qcow2.c (probe, open, header and extensions, info, driver table),
+ * cluster.c (L2 cache, guest-to-host lookup, read, block status),
+ * compress.c (zlib/zstd cluster decompression), snapshot.c (snapshot
+ * table), bitmap.c (bitmap directory).
+ */
+#ifndef IMGSH_QCOW2_INT_H
+#define IMGSH_QCOW2_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../engine/block.h"
+#include "../format.h"
+
+/* --- header, byte offsets (version 2 ends at 72, version 3 at >= 104) --- */
+#define QCOW2_MAGIC 0x514649fbu                 /* "QFI\xfb" */
+#define QH_MAGIC 0                               /* 4 bytes */
+#define QH_VERSION 4                             /* 4 */
+#define QH_BACKING_OFFSET 8                      /* 8 */
+#define QH_BACKING_SIZE 16                       /* 4 */
+#define QH_CLUSTER_BITS 20                       /* 4 */
+#define QH_SIZE 24                               /* 8 */
+#define QH_CRYPT_METHOD 32                       /* 4 */
+#define QH_L1_SIZE 36                            /* 4 */
+#define QH_L1_OFFSET 40                          /* 8 */
+#define QH_REFTABLE_OFFSET 48                    /* 8 */
+#define QH_REFTABLE_CLUSTERS 56                  /* 4 */
+#define QH_NB_SNAPSHOTS 60                       /* 4 */
+#define QH_SNAPSHOTS_OFFSET 64                   /* 8 */
+#define QH_V2_LENGTH 72
+#define QH_INCOMPAT 72                           /* 8 */
+#define QH_COMPAT 80                             /* 8 */
+#define QH_AUTOCLEAR 88                          /* 8 */
+#define QH_REFCOUNT_ORDER 96                     /* 4 */
+#define QH_HEADER_LENGTH 100                     /* 4 */
+#define QH_V3_MIN_LENGTH 104
+#define QH_COMPRESSION_TYPE 104                  /* 1 */
+
+/* feature bits */
+#define QCOW2_INCOMPAT_DIRTY (1ULL << 0)
+#define QCOW2_INCOMPAT_CORRUPT (1ULL << 1)
+#define QCOW2_INCOMPAT_DATA_FILE (1ULL << 2)
+#define QCOW2_INCOMPAT_COMPRESSION (1ULL << 3)
+#define QCOW2_INCOMPAT_EXTL2 (1ULL << 4)
+#define QCOW2_INCOMPAT_KNOWN 0x1fULL
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
+#define QCOW2_AUTOCLEAR_BITMAPS (1ULL << 0)
+#define QCOW2_AUTOCLEAR_DATA_FILE_RAW (1ULL << 1)
+
+/* header extension types */
+#define QEXT_END 0x00000000u
+#define QEXT_BACKING_FORMAT 0xe2792acau
+#define QEXT_FEATURE_TABLE 0x6803f857u
+#define QEXT_BITMAPS 0x23852875u
+#define QEXT_CRYPTO 0x0537be77u
+#define QEXT_DATA_FILE 0x44415441u
+
+/* L1/L2 entries */
+#define L1E_OFFSET_MASK 0x00fffffffffffe00ULL
+#define L2E_OFFSET_MASK 0x00fffffffffffe00ULL
+#define QCOW_OFLAG_COPIED (1ULL << 63)
+#define QCOW_OFLAG_COMPRESSED (1ULL << 62)
+#define QCOW_OFLAG_ZERO (1ULL << 0)
+
+#define QCOW2_MIN_CLUSTER_BITS 9
+#define QCOW2_MAX_CLUSTER_BITS 21
+#define QCOW2_SUBCLUSTERS 32
+#define QCOW2_MAX_L1_BYTES (32u << 20)           /* qemu's limit on the L1 table */
+#define QCOW2_MAX_REFTABLE_BYTES (8u << 20)
+#define QCOW2_MAX_BACKING_NAME 1023
+
+/* What a guest (sub)cluster reads as. */
+enum qcow2_kind {
+    QK_UNALLOCATED,         /* from the backing file, or zeros */
+    QK_UNALLOCATED_ALLOC,   /* same, but a host cluster is reserved (extended L2) */
+    QK_ZERO,                /* zeros */
+    QK_ZERO_ALLOC,          /* zeros, host cluster preallocated */
+    QK_NORMAL,              /* data at host offset */
+    QK_COMPRESSED,          /* compressed data */
+};
+
+struct qcow2_feature {
+    uint8_t type, bit;
+    char name[47];
+};
+
+struct qcow2_snapshot {
+    uint64_t l1_offset;
+    uint32_t l1_size;
+    char *id, *name;
+    uint32_t date_sec, date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t vm_state_size;
+    uint64_t disk_size;     /* UINT64_MAX when not recorded */
+    uint64_t icount;        /* UINT64_MAX when not recorded */
+    uint32_t extra_size;
+};
+
+struct qcow2_bitmap {
+    char *name;
+    uint32_t flags;
+    uint8_t type, granularity_bits;
+    uint64_t table_offset;
+    uint32_t table_size;
+};
+
+struct l2_slot {
+    uint64_t offset;        /* host offset of the cached L2 table, 0 = empty */
+    uint64_t last_use;
+    uint8_t *table;
+};
+
+struct qcow2 {
+    /* header */
+    uint32_t version;
+    uint32_t cluster_bits;
+    uint64_t cluster_size;
+    uint32_t crypt_method;
+    uint32_t l1_size;
+    uint64_t l1_offset;
+    uint64_t reftable_offset;
+    uint32_t reftable_clusters;
+    uint32_t nb_snapshots;
+    uint64_t snapshots_offset;
+    uint64_t incompat, compat, autoclear;
+    uint32_t refcount_order;
+    uint32_t header_length;
+    uint8_t compression_type;   /* 0 zlib, 1 zstd */
+
+    /* derived geometry */
+    bool extended_l2;
+    unsigned l2_entry_size;     /* 8, or 16 with extended L2 */
+    unsigned l2_bits;           /* log2 of entries per L2 table */
+    uint64_t subcluster_size;
+    unsigned subcluster_bits;
+
+    uint64_t *l1;               /* active L1 table, host byte order */
+    uint32_t l1_entries;        /* entries in *l1 (the snapshot's when loaded) */
+
+    /* header extensions */
+    char *backing_fmt;
+    char *data_file_name;
+    struct file *data_file;     /* where guest clusters live; NULL = img->file */
+    struct qcow2_feature *features;
+    size_t nb_features;
+    uint32_t nb_bitmaps;
+    uint64_t bitmap_dir_size, bitmap_dir_offset;
+    bool has_bitmaps_ext;
+    uint64_t crypto_offset, crypto_length;
+
+    struct qcow2_snapshot *snapshots;
+    struct qcow2_bitmap *bitmaps;
+    uint64_t file_length;       /* of img->file at open */
+
+    /* L2 cache; guarded by img->lock */
+    struct l2_slot *l2_cache;
+    size_t l2_cache_slots;
+    uint64_t l2_clock;
+};
+
+static inline struct qcow2 *qcow2_state(struct image *img)
+{
+    return img->opaque;
+}
+
+/* where guest data lives */
+static inline struct file *qcow2_data_file(struct image *img)
+{
+    struct qcow2 *s = qcow2_state(img);
+    return s->data_file ? s->data_file : img->file;
+}
+
+/* cluster.c */
+int qcow2_cache_init(struct image *img, struct err *err);
+void qcow2_cache_free(struct qcow2 *s);
+int qcow2_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err);
+int qcow2_block_status(struct image *img, uint64_t off, uint64_t len, struct block_status *bs,
+                       struct err *err);
+/*
+ * Describe the guest range starting at off (at most len bytes) that shares
+ * one kind and, for NORMAL/ZERO_ALLOC, contiguous host offsets. Sets *kind,
+ * *host (host offset of off, or the compressed descriptor's L2 entry) and
+ * *pnum. Returns 0 or negative errno.
+ */
+int qcow2_lookup(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind *kind,
+                 uint64_t *host, uint64_t *pnum, struct err *err);
+
+/* compress.c */
+/*
+ * Decompress the compressed cluster described by L2 entry l2e into out
+ * (cluster_size bytes). Errors name the guest offset.
+ */
+int qcow2_decompress_cluster(struct image *img, uint64_t l2e, uint8_t *out, struct err *err);
+
+/* snapshot.c */
+int qcow2_read_snapshots(struct image *img, struct err *err);
+void qcow2_free_snapshots(struct qcow2 *s);
+int qcow2_snapshot_list(struct image *img, struct snapshot_info **list, size_t *n,
+                        struct err *err);
+int qcow2_snapshot_load(struct image *img, const char *id, const char *name, struct err *err);
+
+/* bitmap.c */
+int qcow2_read_bitmaps(struct image *img, struct err *err);
+void qcow2_free_bitmaps(struct qcow2 *s);
+json_t *qcow2_bitmaps_json(struct image *img);
+
+#endif
