@@ -113,10 +113,7 @@ static int do_create(const char *filename, const char *fmt, const char *options,
             ret = err_set(err, -EINVAL, "The image size must be specified only once");
             goto out;
         }
-        ret = opts_get_size(&opts, "size", 0, &sz, err);
-        if (ret < 0) {
-            goto out;
-        }
+        size_parse_quiet(opts_get(&opts, "size"), &sz, false);     /* validated above */
         if (sz == UINT64_MAX) {
             /* qemu uses -1 for "no size given", so 2^64-1 means none */
             ret = err_set(err, -EINVAL, "Image creation needs a size parameter");

@@ -359,7 +359,7 @@ void opts_print_values(FILE *f, const struct opts *o, const struct opt_desc *des
         } else if (v && (desc->type == OPT_SIZE || desc->type == OPT_NUMBER)) {
             uint64_t u = 0;
             if (desc->type == OPT_SIZE) {
-                size_parse(v, &u);
+                size_parse_quiet(v, &u, false);
             } else {
                 opt_parse_number(desc->name, v, &u, NULL);
             }

@@ -1,6 +1,8 @@
 /* size.c - parsing and printing sizes; see size.h. */
 #include "size.h"
 
+#include "err.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -24,6 +26,11 @@ static uint64_t suffix_mul(char c)
 }
 
 int size_parse(const char *s, uint64_t *out)
+{
+    return size_parse_quiet(s, out, true);
+}
+
+int size_parse_quiet(const char *s, uint64_t *out, bool warn)
 {
     const char *p = s;
     char *end;
@@ -50,8 +57,12 @@ int size_parse(const char *s, uint64_t *out)
         if (errno == ERANGE) {
             return *end ? -EINVAL : -ERANGE;
         }
-        if (*end == '.' || suffix_mul(*end)) {
+        if (*end == '.') {
             return -EINVAL;
+        }
+        if (suffix_mul(*end) && warn) {
+            /* qemu 7.2 still takes "0x10k", with a warning */
+            warn_printf("Using a multiplier suffix on hex numbers is deprecated: %s", s);
         }
     } else if (*end == '.') {
         const char *f = end;

@@ -4,18 +4,22 @@
 #ifndef IMGSH_SIZE_H
 #define IMGSH_SIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /*
  * Parse a size the way qemu-img does: a decimal number (or 0x hex without
- * fraction or suffix), an optional fraction, an optional suffix
+ * a fraction; a suffix after hex is taken with qemu's deprecation warning
+ * on stderr), an optional fraction, an optional suffix
  * b/B (1), k/K (1024), M, G, T, P, E (1024-based, either case).
  * A fraction needs a suffix other than b ("1.5G" is fine, "1.5" is not);
  * exponents and negative numbers are rejected. The whole string must be used.
  * Returns 0, -EINVAL for garbage, -ERANGE when the value does not fit 64 bits.
  */
 int size_parse(const char *s, uint64_t *out);
+/* The same, printing the hex-suffix warning only when warn (for values parsed before). */
+int size_parse_quiet(const char *s, uint64_t *out, bool warn);
 
 /*
  * Format like qemu's size_to_str(): three significant digits and a binary

@@ -67,3 +67,8 @@ same create -f raw -o size=18446744073709551614 new.raw
 same create -f raw -o help,,x
 same create -f raw -o help=x new.raw 1M
 same create -f raw -o a,,b=c new.raw 1M
+# hex with a multiplier suffix: accepted with qemu's deprecation warning
+same create -f raw new.raw 0x10k
+same create -f raw new.raw 0x10b
+same create -f raw new.raw 0xk
+same create -f raw -o size=0x2M new.raw

@@ -39,3 +39,4 @@ same resize -f raw a.raw 5M extra
 same resize -f raw a.raw -h
 same resize -f bogus a.raw 1M
 same resize -f file a.raw 11M
+same resize -f raw a.raw 0x20M
