@@ -190,7 +190,7 @@ static int check_range(struct image *img, uint64_t off, size_t len, struct err *
     uint64_t end;
 
     if (ADD_OVERFLOW(off, (uint64_t)len, &end) || end > img->size) {
-        return err_set(err, -EIO, "Request out of range: offset %llu, length %zu, image size %llu",
+        return err_set(err, -EIO, "request out of range: offset %llu, length %zu, image size %llu",
                        (unsigned long long)off, len, (unsigned long long)img->size);
     }
     return 0;
@@ -227,8 +227,8 @@ static int check_probed_raw_write(struct image *img, uint64_t off, const void *b
     if (strcmp(fmt_probe(block0, MIN(sizeof(block0), (size_t)img->size), img->filename)->name,
                "raw")) {
         return err_set(err, -EPERM,
-                       "Writing to block 0 of a probed raw image would change its format; "
-                       "use -f raw");
+                       "refusing to write block 0 of '%s': the image was probed as raw and "
+                       "the write would change its format (use -f raw)", img->filename);
     }
     return 0;
 }
@@ -238,10 +238,10 @@ int image_write(struct image *img, uint64_t off, const void *buf, size_t len, st
     int ret;
 
     if (!(img->flags & IMG_RDWR)) {
-        return err_set(err, -EPERM, "Image '%s' is read-only", img->filename);
+        return err_set(err, -EPERM, "image '%s' is read-only", img->filename);
     }
     if (!img->drv->write) {
-        return err_set(err, -ENOTSUP, "Driver '%s' does not support writing", img->drv->name);
+        return err_set(err, -ENOTSUP, "format '%s' is read-only in imgsh", img->drv->name);
     }
     ret = check_range(img, off, len, err);
     if (ret < 0 || len == 0) {
@@ -261,7 +261,7 @@ int image_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_u
     int ret;
 
     if (!(img->flags & IMG_RDWR)) {
-        return err_set(err, -EPERM, "Image '%s' is read-only", img->filename);
+        return err_set(err, -EPERM, "image '%s' is read-only", img->filename);
     }
     if (len > SIZE_MAX) {
         return err_set(err, -EINVAL, "Request too large");
@@ -339,6 +339,10 @@ int image_block_status(struct image *img, uint64_t off, uint64_t len, struct blo
             bs->offset = off;
             bs->host = layer->file;
         }
+        if (bs->pnum == 0 || bs->pnum > MIN(want, layer->size - off)) {
+            return err_set(err, -EIO, "'%s': block status of offset %llu came back empty",
+                           layer->filename, (unsigned long long)off);
+        }
         if (bs->flags & (BS_DATA | BS_ZERO)) {
             bs->flags |= BS_ALLOCATED;
             bs->depth = depth;
@@ -368,7 +372,7 @@ int image_truncate(struct image *img, uint64_t size, bool allow_shrink, enum pre
         return err_set(err, -ENOTSUP, "Image format driver does not support resize");
     }
     if (!(img->flags & IMG_RDWR)) {
-        return err_set(err, -EPERM, "Image '%s' is read-only", img->filename);
+        return err_set(err, -EPERM, "image '%s' is read-only", img->filename);
     }
     return img->drv->truncate(img, size, allow_shrink, prealloc, err);
 }

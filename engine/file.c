@@ -504,6 +504,18 @@ int file_create(const char *filename, const struct opts *opts, struct err *err)
         file_close(f);
         return ret;
     }
+    {
+        /* best effort, as qemu: only some file systems (XFS) take a hint */
+        uint64_t hint;
+        struct fsxattr fx;
+        if (opts_get(opts, "extent_size_hint") &&
+            opts_get_size(opts, "extent_size_hint", 0, &hint, NULL) == 0 && hint <= UINT32_MAX &&
+            ioctl(f->fd, FS_IOC_FSGETXATTR, &fx) == 0) {
+            fx.fsx_xflags |= FS_XFLAG_EXTSIZE;
+            fx.fsx_extsize = (uint32_t)hint;
+            (void)ioctl(f->fd, FS_IOC_FSSETXATTR, &fx);
+        }
+    }
     if (nocow) {
         int attr;
         if (ioctl(f->fd, FS_IOC_GETFLAGS, &attr) == 0) {

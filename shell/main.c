@@ -11,6 +11,7 @@
 
 #include "../engine/cmd.h"
 #include "../engine/err.h"
+#include "../engine/version.h"
 
 static const char *base_name(const char *path)
 {
@@ -56,7 +57,7 @@ static int qemu_io_main(int argc, char **argv)
     struct cmd_ctx ctx = { .qemu_img = true, .prog = "qemu-io" };
 
     if (argc == 2 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
-        printf("qemu-io version 7.2.0 (imgsh)\n");
+        printf("qemu-io version %s (imgsh %s)\n", QEMU_COMPAT_VERSION, IMGSH_VERSION);
         return 0;
     }
     (void)ctx;
