@@ -317,44 +317,60 @@ int image_block_status(struct image *img, uint64_t off, uint64_t len, struct blo
     if (check_range(img, off, (size_t)len, err) < 0) {
         return -EIO;
     }
-    for (struct image *layer = img; layer; layer = layer->backing, depth++) {
+    /*
+     * Walk down the chain as qemu-img does: stop at the first layer that
+     * says data or zero. A layer that does not allocate the range still
+     * says zero when it has no backing file, or when the range lies past
+     * the end of its backing file; BS_ALLOCATED tells the two apart.
+     */
+    for (struct image *layer = img;; layer = layer->backing, depth++) {
+        uint64_t limit = MIN(want, layer->size > off ? layer->size - off : 0);
         int ret;
 
-        if (off >= layer->size) {
-            /* past the end of a shorter backing file: reads as zeros */
+        if (limit == 0) {
+            /* only reachable for a layer shorter than its overlay said: zeros */
             bs->pnum = want;
             bs->flags = BS_ZERO;
             bs->depth = depth;
             return 0;
         }
+        memset(bs, 0, sizeof(*bs));
         if (layer->drv->block_status) {
-            memset(bs, 0, sizeof(*bs));
-            ret = layer->drv->block_status(layer, off, MIN(want, layer->size - off), bs, err);
+            ret = layer->drv->block_status(layer, off, limit, bs, err);
             if (ret < 0) {
                 return ret;
             }
         } else {
-            bs->pnum = MIN(want, layer->size - off);
+            bs->pnum = limit;
             bs->flags = BS_DATA | BS_OFFSET_VALID;
             bs->offset = off;
             bs->host = layer->file;
         }
-        if (bs->pnum == 0 || bs->pnum > MIN(want, layer->size - off)) {
+        if (bs->pnum == 0 || bs->pnum > limit) {
             return err_set(err, -EIO, "'%s': block status of offset %llu came back empty",
                            layer->filename, (unsigned long long)off);
         }
+        if ((bs->flags & BS_RECURSE) && (bs->flags & BS_DATA) && !(bs->flags & BS_ZERO) &&
+            (bs->flags & BS_OFFSET_VALID) && bs->host) {
+            /* data in a preallocated cluster: where the host file has a hole, it reads zeros */
+            uint64_t n;
+            if (file_block_status(bs->host, bs->offset, bs->pnum, &n) == 0) {
+                bs->flags |= BS_ZERO;
+            }
+            bs->pnum = n;
+        }
+        bs->flags &= ~BS_RECURSE;
+        bs->depth = depth;
         if (bs->flags & (BS_DATA | BS_ZERO)) {
             bs->flags |= BS_ALLOCATED;
-            bs->depth = depth;
             return 0;
         }
-        /* unallocated here: the next layer decides, but only for this run */
-        want = bs->pnum;
+        if (!layer->backing || off >= layer->backing->size) {
+            bs->flags |= BS_ZERO;
+            return 0;
+        }
+        want = bs->pnum;    /* the next layer decides, but only for this run */
     }
-    bs->pnum = want;
-    bs->flags = BS_ZERO;
-    bs->depth = depth ? depth - 1 : 0;
-    return 0;
 }
 
 int64_t image_allocated_size(struct image *img)

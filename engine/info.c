@@ -183,7 +183,8 @@ static void print_snapshots(const json_t *snaps)
     json_t *s;
 
     printf("Snapshot list:\n");
-    printf("%-10s%-18s%7s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
+    printf("%-9s %-16s %8s %19s %12s %10s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK",
+           "ICOUNT");
     json_array_foreach(snaps, i, s) {
         char vmsize[SIZE_STR_MAX], date[64], clock[96], icount[32] = "";
         time_t t = (time_t)json_integer_value(json_object_get(s, "date-sec"));
@@ -200,7 +201,7 @@ static void print_snapshots(const json_t *snaps)
         if (ic) {
             snprintf(icount, sizeof(icount), "%lld", (long long)json_integer_value(ic));
         }
-        printf("%-9s %-17s%7s%20s%13s%11s\n", json_string_value(json_object_get(s, "id")),
+        printf("%-9s %-16s %8s %19s %12s %10s\n", json_string_value(json_object_get(s, "id")),
                json_string_value(json_object_get(s, "name")), vmsize, date, clock, icount);
     }
 }

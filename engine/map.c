@@ -37,14 +37,19 @@ static bool extent_continues(const struct extent *a, const struct extent *b)
     return true;
 }
 
-static void extent_print(const struct extent *e, enum output_format output, bool first)
+/* Print one extent; -1 when the human table cannot show it (qemu-img stops there). */
+static int extent_print(const struct extent *e, enum output_format output, bool first)
 {
     if (output == OUTPUT_HUMAN) {
-        if (e->data && e->has_offset && e->length) {
+        if (e->data && !e->has_offset) {
+            error_printf("File contains external, encrypted or compressed clusters.");
+            return -1;
+        }
+        if (e->data && !e->zero && e->length) {
             printf("%#-15" PRIx64 " %#-15" PRIx64 " %#-15" PRIx64 " %s\n", e->start, e->length,
                    e->offset, e->file);
         }
-        return;
+        return 0;
     }
     printf("%s{ \"start\": %" PRIu64 ", \"length\": %" PRIu64 ", \"depth\": %u, "
            "\"present\": %s, \"zero\": %s, \"data\": %s",
@@ -54,6 +59,7 @@ static void extent_print(const struct extent *e, enum output_format output, bool
         printf(", \"offset\": %" PRIu64, e->offset);
     }
     printf("}");
+    return 0;
 }
 
 /* cvtnum-style parsing of --start-offset / --max-length, with qemu-img's messages. */
@@ -164,15 +170,19 @@ int cmd_map(struct cmd_ctx *ctx, int argc, char **argv)
             curr.length += next.length;
         } else {
             if (curr.length) {
-                extent_print(&curr, output, first);
+                if (extent_print(&curr, output, first) < 0) {
+                    ret = 1;
+                    break;
+                }
                 first = false;
             }
             curr = next;
         }
         off += bs.pnum;
     }
-    if (ret == 0) {
-        extent_print(&curr, output, first);
+    if (ret == 0 && extent_print(&curr, output, first) < 0) {
+        ret = 1;
+    } else if (ret == 0) {
         if (output == OUTPUT_JSON) {
             printf("]\n");
         }

@@ -44,6 +44,7 @@ enum bs_flags {
     BS_ZERO = 1 << 1,           /* reads return zeros */
     BS_OFFSET_VALID = 1 << 2,   /* offset/host say where the data lives */
     BS_ALLOCATED = 1 << 3,      /* set by the engine: answered by this layer */
+    BS_RECURSE = 1 << 4,        /* ask the host file too: its holes read as zeros */
 };
 
 struct block_status {

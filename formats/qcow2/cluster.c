@@ -274,10 +274,19 @@ int qcow2_read(struct image *img, uint64_t off, void *buf, size_t len, struct er
 int qcow2_block_status(struct image *img, uint64_t off, uint64_t len, struct block_status *bs,
                        struct err *err)
 {
+    struct qcow2 *s = qcow2_state(img);
     enum qcow2_kind kind;
     uint64_t host, n;
-    int ret = qcow2_lookup(img, off, len, &kind, &host, &n, err);
+    int ret;
 
+    if (s->metadata_prealloc < 0) {
+        ret = qcow2_detect_metadata_prealloc(img, err);
+        if (ret < 0) {
+            return ret;
+        }
+        s->metadata_prealloc = ret;
+    }
+    ret = qcow2_lookup(img, off, len, &kind, &host, &n, err);
     if (ret < 0) {
         return ret;
     }
@@ -292,6 +301,9 @@ int qcow2_block_status(struct image *img, uint64_t off, uint64_t len, struct blo
         bs->flags |= BS_ZERO;
     } else if (kind == QK_NORMAL || kind == QK_COMPRESSED) {
         bs->flags |= BS_DATA;
+    }
+    if (s->metadata_prealloc && kind == QK_NORMAL) {
+        bs->flags |= BS_RECURSE;    /* holes in the host file read as zeros */
     }
     return 0;
 }

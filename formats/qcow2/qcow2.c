@@ -150,6 +150,7 @@ static void qcow2_close(struct image *img)
     struct qcow2 *s = qcow2_state(img);
 
     qcow2_cache_free(s);
+    qcow2_free_refcounts(s);
     qcow2_free_snapshots(s);
     qcow2_free_bitmaps(s);
     if (s->data_file) {
@@ -393,6 +394,7 @@ static int qcow2_open(struct image *img, struct err *err)
     if (ret < 0) {
         goto fail;
     }
+    s->metadata_prealloc = -1;
     return 0;
 
 fail:

@@ -161,6 +161,13 @@ struct qcow2 {
     struct qcow2_bitmap *bitmaps;
     uint64_t file_length;       /* of img->file at open */
 
+    /* refcounts, loaded on demand; guarded by img->lock */
+    uint64_t *reftable;
+    size_t reftable_entries;
+    uint8_t *refblock;          /* one cached refcount block */
+    uint64_t refblock_cached_offset;
+    int metadata_prealloc;      /* -1 unknown, 0 no, 1 yes (see refcount.c) */
+
     /* L2 cache; guarded by img->lock */
     struct l2_slot *l2_cache;
     size_t l2_cache_slots;
@@ -207,6 +214,13 @@ void qcow2_free_snapshots(struct qcow2 *s);
 int qcow2_snapshot_list(struct image *img, struct snapshot_info **list, size_t *n,
                         struct err *err);
 int qcow2_snapshot_load(struct image *img, const char *id, const char *name, struct err *err);
+
+/* refcount.c */
+int qcow2_get_refcount(struct image *img, uint64_t cluster, uint64_t *refcount,
+                       struct err *err);
+void qcow2_free_refcounts(struct qcow2 *s);
+/* 1 when the image looks preallocated with metadata, 0 if not, negative errno. */
+int qcow2_detect_metadata_prealloc(struct image *img, struct err *err);
 
 /* bitmap.c */
 int qcow2_read_bitmaps(struct image *img, struct err *err);

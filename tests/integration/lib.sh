@@ -17,6 +17,11 @@
 #                      run CMD in a fresh fixture copy; exit code must be RC and
 #                      stdout+stderr must match the extended regex PATTERN
 #   check NAME CMD...  run CMD in a fresh fixture copy; pass when it exits 0
+#   same_alloc FILE ARGS...
+#                      run `qemu-img ARGS` and `build/imgsh ARGS` on identical
+#                      copies; both must exit alike and leave FILE (a raw image)
+#                      with the same bytes and the same data/hole layout
+#                      (`qemu-img map -f raw --output=json FILE`)
 #
 # Results are appended to $RESULTS as "PASS name" / "FAIL name" lines.
 
@@ -39,9 +44,10 @@ _fixture() {
     }
 }
 
-# _fresh DIR: DIR becomes an exact copy (holes included) of the fixtures
+# _fresh DIR: DIR becomes a copy of the fixtures; zero blocks become holes
+# so that every copy has the same allocation whatever the copy path does
 _fresh() {
-    rm -rf "$1" && mkdir -p "$1" && cp -a "$WORK/tmpl/." "$1/"
+    rm -rf "$1" && mkdir -p "$1" && cp -a --sparse=always "$WORK/tmpl/." "$1/"
 }
 
 _record() {
@@ -64,6 +70,7 @@ _run() {
 
 # _tree_diff A B: same file names, sizes and bytes
 _tree_diff() {
+    local f     # case files loop over $f around checks: do not clobber it
     (cd "$WORK/$1" && find . -type f | sort) >"$WORK/$1.files"
     (cd "$WORK/$2" && find . -type f | sort) >"$WORK/$2.files"
     if ! cmp -s "$WORK/$1.files" "$WORK/$2.files"; then
@@ -147,4 +154,24 @@ check() {
     else
         _record FAIL "$name"
     fi
+}
+
+same_alloc() {
+    file=$1; shift
+    n=$((n + 1))
+    name="allocation of $file after: $*"
+    : >"$WORK/why"
+    _fixture || { _record FAIL "$name (setup)"; return 0; }
+    _fresh "$WORK/A"; _fresh "$WORK/C"
+    _run A qemu-img "$@"
+    _run C "$IMGSH" "$@"
+    ok=1
+    {
+        cmp -s "$WORK/A.rc" "$WORK/C.rc" || { echo "exit code: qemu-img $(cat "$WORK/A.rc"), imgsh $(cat "$WORK/C.rc")"; ok=0; }
+        cmp -s "$WORK/A/$file" "$WORK/C/$file" || { echo "contents of $file differ"; ok=0; }
+        (cd "$WORK/A" && qemu-img map -f raw --output=json "$file") >"$WORK/A.map" 2>&1
+        (cd "$WORK/C" && qemu-img map -f raw --output=json "$file") >"$WORK/C.map" 2>&1
+        cmp -s "$WORK/A.map" "$WORK/C.map" || { echo "layout differs (qemu-img | imgsh):"; diff "$WORK/A.map" "$WORK/C.map"; ok=0; }
+    } >>"$WORK/why" 2>&1
+    if [ $ok = 1 ]; then _record PASS "$name"; else _record FAIL "$name"; fi
 }
