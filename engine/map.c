@@ -53,7 +53,7 @@ static int extent_print(const struct extent *e, enum output_format output, bool 
     }
     printf("%s{ \"start\": %" PRIu64 ", \"length\": %" PRIu64 ", \"depth\": %u, "
            "\"present\": %s, \"zero\": %s, \"data\": %s",
-           first ? "[" : ",\n", e->start, e->length, e->depth, e->present ? "true" : "false",
+           first ? "" : ",\n", e->start, e->length, e->depth, e->present ? "true" : "false",
            e->zero ? "true" : "false", e->data ? "true" : "false");
     if (e->has_offset) {
         printf(", \"offset\": %" PRIu64, e->offset);
@@ -141,6 +141,8 @@ int cmd_map(struct cmd_ctx *ctx, int argc, char **argv)
     }
     if (output == OUTPUT_HUMAN) {
         printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
+    } else {
+        printf("[");        /* qemu-img opens the list before the first lookup */
     }
     end = img->size;
     if (max_len >= 0 && (uint64_t)start + (uint64_t)max_len < end) {
@@ -151,9 +153,11 @@ int cmd_map(struct cmd_ctx *ctx, int argc, char **argv)
         struct block_status bs;
         struct extent next = { 0 };
 
-        if (image_block_status(img, off, end - off < MAP_CHUNK ? end - off : MAP_CHUNK, &bs,
-                               &err) < 0) {
-            err_report(&err);
+        int r = image_block_status(img, off, end - off < MAP_CHUNK ? end - off : MAP_CHUNK, &bs,
+                                   &err);
+        if (r < 0) {
+            /* qemu-img's wording; the driver has said what is wrong already */
+            error_printf("Could not read file metadata: %s", strerror(-r));
             ret = 1;
             break;
         }

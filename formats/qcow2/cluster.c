@@ -87,7 +87,7 @@ static int classify(struct image *img, const uint8_t *l2, uint64_t idx, unsigned
 
     if (e & QCOW_OFLAG_COMPRESSED) {
         if (s->data_file) {
-            return err_set(err, -EIO, "Compressed cluster found in an image with an external "
+            return qcow2_signal_corruption(img, err, "Compressed cluster found in an image with an external "
                            "data file (L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")",
                            l2_off, idx);
         }
@@ -96,7 +96,7 @@ static int classify(struct image *img, const uint8_t *l2, uint64_t idx, unsigned
         return 0;
     }
     if (off % s->cluster_size) {
-        return err_set(err, -EIO, "Cluster allocation offset %#" PRIx64 " unaligned "
+        return qcow2_signal_corruption(img, err, "Cluster allocation offset %#" PRIx64 " unaligned "
                        "(L2 offset: %#" PRIx64 ", L2 index: %#" PRIx64 ")", off, l2_off, idx);
     }
     if (s->extended_l2) {
@@ -105,11 +105,11 @@ static int classify(struct image *img, const uint8_t *l2, uint64_t idx, unsigned
         bool zero = bitmap & (1ULL << (sc + 32));
 
         if (alloc && zero) {
-            return err_set(err, -EIO, "Invalid cluster entry found (L2 offset: %#" PRIx64
+            return qcow2_signal_corruption(img, err, "Invalid cluster entry found (L2 offset: %#" PRIx64
                            ", L2 index: %#" PRIx64 ")", l2_off, idx);
         }
         if (alloc && !off && !s->data_file) {
-            return err_set(err, -EIO, "Allocated subcluster without a host offset (L2 offset: %#"
+            return qcow2_signal_corruption(img, err, "Allocated subcluster without a host offset (L2 offset: %#"
                            PRIx64 ", L2 index: %#" PRIx64 ")", l2_off, idx);
         }
         if (alloc) {
@@ -159,7 +159,7 @@ int qcow2_lookup(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind 
     }
     l2_off = s->l1[l1_index] & L1E_OFFSET_MASK;
     if (l2_off % s->cluster_size) {
-        return err_set(err, -EIO, "L2 table offset %#" PRIx64 " unaligned (L1 index: %#" PRIx64
+        return qcow2_signal_corruption(img, err, "L2 table offset %#" PRIx64 " unaligned (L1 index: %#" PRIx64
                        ")", l2_off, l1_index);
     }
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,24 @@
 #include "../../engine/size.h"
 #include "../../engine/util.h"
 #include "qcow2_int.h"
+
+int qcow2_signal_corruption(struct image *img, struct err *err, const char *fmt, ...)
+{
+    struct qcow2 *s = qcow2_state(img);
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* callers may hold img->lock (the L2 walk does): a lock-free once-only flag */
+    if (!__atomic_exchange_n(&s->corruption_reported, true, __ATOMIC_SEQ_CST)) {
+        fflush(stdout);
+        fprintf(stderr, "qcow2: Image is corrupt: %s; further non-fatal corruption events will "
+                "be suppressed\n", msg);
+    }
+    return err_set(err, -EIO, "%s", msg);
+}
 
 static int qcow2_probe(const uint8_t *buf, size_t len, const char *filename)
 {

@@ -167,6 +167,7 @@ struct qcow2 {
     uint8_t *refblock;          /* one cached refcount block */
     uint64_t refblock_cached_offset;
     int metadata_prealloc;      /* -1 unknown, 0 no, 1 yes (see refcount.c) */
+    bool corruption_reported;   /* the first corruption event was printed */
 
     /* L2 cache; guarded by img->lock */
     struct l2_slot *l2_cache;
@@ -185,6 +186,15 @@ static inline struct file *qcow2_data_file(struct image *img)
     struct qcow2 *s = qcow2_state(img);
     return s->data_file ? s->data_file : img->file;
 }
+
+/*
+ * Report metadata found inconsistent while using the image, as qemu does:
+ * the first event per image is printed on stderr ("qcow2: Image is corrupt:
+ * MSG; further non-fatal corruption events will be suppressed"), the
+ * caller's operation fails with -EIO and err carries MSG.
+ */
+int qcow2_signal_corruption(struct image *img, struct err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* cluster.c */
 int qcow2_cache_init(struct image *img, struct err *err);

@@ -36,6 +36,12 @@ n=0
 
 setup() { :; }
 
+# poke FILE OFFSET HEX: overwrite bytes of FILE at OFFSET (decimal) with HEX ("80000000")
+poke() {
+    printf '%b' "$(echo "$3" | sed 's/../\\x&/g')" |
+        dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 _fixture() {
     rm -rf "$WORK/tmpl" && mkdir -p "$WORK/tmpl"
     (cd "$WORK/tmpl" && setup) >/dev/null 2>&1 || {
