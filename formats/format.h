@@ -81,6 +81,14 @@ struct check_result {
     uint64_t total_clusters, allocated_clusters, fragmented_clusters, compressed_clusters;
 };
 
+/* What "measure" reports for a target format. */
+struct measure_result {
+    uint64_t required;          /* bytes the new image needs for the given data */
+    uint64_t fully_allocated;   /* bytes with every cluster allocated */
+    uint64_t bitmaps;           /* bytes for persistent bitmaps (has_bitmaps) */
+    bool has_bitmaps;
+};
+
 enum check_fix {
     CHECK_FIX_LEAKS = 1 << 0,
     CHECK_FIX_ERRORS = 1 << 1,
@@ -166,6 +174,13 @@ struct fmt_driver {
      */
     int (*snapshot_load)(struct image *img, const char *id, const char *name, struct err *err);
     int (*amend)(struct image *img, struct opts *opts, bool force, struct err *err);
+    /*
+     * Size a new image of this format with create options opts, holding
+     * the data of src (NULL: an empty image of opts' "size"). NULL: the
+     * format cannot be measured.
+     */
+    int (*measure)(struct opts *opts, struct image *src, struct measure_result *out,
+                   struct err *err);
     const struct opt_desc *amend_opts;
 };
 
