@@ -49,6 +49,7 @@ help:
 	@echo "make asan       build with ASan+UBSan into build-asan/"
 	@echo "make check-asan run the same tests on the sanitizer build"
 	@echo "make install    install binary, compat links and man page under PREFIX"
+	@echo "make bench      time imgsh against qemu-img on the same inputs (ratios)"
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -95,6 +96,11 @@ check-only: tests
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan EXTRA_CFLAGS="$(SAN_FLAGS)" \
 	    EXTRA_LDFLAGS="$(SAN_FLAGS)" tests
+
+# imgsh against the real qemu-img on the same inputs, as ratios
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/bench.sh $(BUILD)
 
 check-asan: asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -1,0 +1,71 @@
+#!/bin/sh
+# bench.sh BUILD - `make bench`: time imgsh against the real qemu-img on the
+# same inputs, in the same run, and print each as a ratio (imgsh / qemu-img;
+# below 1.0 means imgsh is faster). Each timing is the best of RUNS runs,
+# alternating the two tools so that both see the same cache state.
+set -e
+BUILD=${1:-build}
+RUNS=${RUNS:-3}
+IMGSH=$(cd "$BUILD" && pwd)/imgsh
+dir=$(cd "$BUILD" && pwd)/bench
+mkdir -p "$dir"
+cd "$dir"
+
+command -v qemu-img >/dev/null || { echo "bench: qemu-img is not installed (make deps)"; exit 1; }
+
+# A 1 GiB qcow2 with mixed content: 2 MiB runs of data, zero clusters and
+# holes, in a repeating 10-step pattern (4 data, 2 zero, 4 hole).
+make_mixed() {
+    [ -f mixed.qcow2 ] && return 0
+    qemu-img create -q -f qcow2 mixed.tmp 1G
+    cmds=""
+    i=0
+    while [ $i -lt 512 ]; do
+        off=$((i * 2))
+        case $((i % 10)) in
+        0|1|2|3) cmds="$cmds -c 'write -P $((i % 251 + 1)) ${off}M 2M'" ;;
+        4|5) cmds="$cmds -c 'write -z ${off}M 2M'" ;;
+        esac
+        i=$((i + 1))
+    done
+    eval qemu-io -f qcow2 $cmds mixed.tmp >/dev/null
+    mv mixed.tmp mixed.qcow2
+}
+
+now() { date +%s.%N; }
+
+# best_time CMD...: the fastest of RUNS runs, in seconds
+time_once() {
+    t0=$(now)
+    "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+    t1=$(now)
+    echo "$t1 - $t0" | bc -l
+}
+
+# compare NAME OUTPUT -- ARGS: run "qemu-img ARGS" and "imgsh ARGS", removing OUTPUT before each
+compare() {
+    name=$1; out=$2; shift 3
+    best_q=999999; best_i=999999
+    r=0
+    while [ $r -lt "$RUNS" ]; do
+        rm -f "$out"; sync
+        tq=$(time_once qemu-img "$@")
+        rm -f "$out"; sync
+        ti=$(time_once "$IMGSH" "$@")
+        best_q=$(echo "if ($tq < $best_q) $tq else $best_q" | bc -l)
+        best_i=$(echo "if ($ti < $best_i) $ti else $best_i" | bc -l)
+        r=$((r + 1))
+    done
+    # the results must be the same guest data, or the timing means nothing
+    rm -f "$out" "$out.q"
+    qemu-img "$@" >/dev/null 2>&1 && mv "$out" "$out.q"
+    "$IMGSH" "$@" >/dev/null 2>&1
+    qemu-img compare -q "$out.q" "$out" || { echo "bench: $name: outputs differ" >&2; exit 1; }
+    rm -f "$out" "$out.q"
+    printf '%-52s qemu-img %7.3f s   imgsh %7.3f s   ratio %5.2f\n' "$name" "$best_q" "$best_i" \
+        "$(echo "$best_i / $best_q" | bc -l)"
+}
+
+make_mixed
+echo "imgsh bench: best of $RUNS runs each, $(nproc) cores"
+compare "convert -O raw, 1 GiB qcow2 (data/zero/holes)" out.raw -- convert -O raw mixed.qcow2 out.raw
