@@ -32,9 +32,10 @@ step() {
 
 echo "imgsh demo in $(pwd): base.qcow2 <- disk.qcow2 (snapshot 'before-update'), disk.raw"
 step "$IMGSH" --version
-step "$IMGSH" info disk.raw
+step "$IMGSH" info --backing-chain disk.qcow2
+step "$IMGSH" map disk.qcow2
+step "$IMGSH" map --output=json base.qcow2
 step "$IMGSH" info --output=json disk.raw
-step "$IMGSH" info disk.qcow2
 rm -f scratch.raw
 step "$IMGSH" create -f raw scratch.raw 16M
 step "$IMGSH" resize -f raw scratch.raw +16M
@@ -43,4 +44,4 @@ step "$QEMU_IMG_COMPAT" info -f raw scratch.raw
 step "$QEMU_IMG_COMPAT" resize -f raw scratch.raw 8M
 rm -f scratch.raw
 echo
-echo "qcow2 reading, the other formats and the interactive shell arrive in later milestones."
+echo "Writing qcow2, the other formats and the interactive shell arrive in later milestones."
