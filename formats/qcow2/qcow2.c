@@ -313,6 +313,11 @@ static int qcow2_open(struct image *img, struct err *err)
         ret = err_set(err, -EINVAL, "Unsupported encryption method %" PRIu32, s->crypt_method);
         goto fail;
     }
+    if (s->crypt_method && !(img->flags & IMG_NO_IO)) {
+        /* guest data is encrypted: without the key nothing can be read (no --object yet) */
+        ret = err_set(err, -EINVAL, "Parameter 'encrypt.key-secret' is required for cipher");
+        goto fail;
+    }
     s->extended_l2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
     if (s->extended_l2 && s->cluster_bits < 14) {
         ret = err_set(err, -EINVAL, "Extended L2 entries are only supported with cluster "
@@ -445,6 +450,11 @@ static int qcow2_get_info(struct image *img, struct image_info *info, struct err
         }
     }
     json_obj_set_int(data, "refcount-bits", 1LL << s->refcount_order);
+    if (s->crypt_method == 1) {
+        json_t *enc = json_object();
+        json_obj_set_str(enc, "format", "aes");
+        json_object_set_new(data, "encrypt", enc);
+    }
     if (s->version >= 3) {
         if (s->data_file_name) {
             json_obj_set_str(data, "data-file", s->data_file_name);
