@@ -76,5 +76,9 @@ int cmd_info(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_create(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_resize(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_map(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_compare(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_convert(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_dd(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_measure(struct cmd_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -9,6 +9,57 @@
 
 const struct cmd commands[] = {
     {
+        .name = "compare",
+        .handler = cmd_compare,
+        .summary = "Check whether two images show the same guest data",
+        .synopsis = "[-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2",
+        .details = "  -f fmt        format of the first image (probed when omitted)\n"
+                   "  -F fmt        format of the second image (probed when omitted)\n"
+                   "  -T src_cache  cache mode for reading both images (default: writeback)\n"
+                   "  -p            show progress\n"
+                   "  -q            quiet: print nothing but errors; the exit code tells\n"
+                   "  -s            strict: sizes and block status must match too\n"
+                   "  -U            force share: open even if the images are in use\n"
+                   "Exit code: 0 identical, 1 different, 2 cannot open, 3 block status\n"
+                   "failed, 4 read error.\n",
+        .flags = CMD_COMPAT,
+    },
+    {
+        .name = "convert",
+        .handler = cmd_convert,
+        .summary = "Copy images, possibly concatenated, into a new image of any format",
+        .synopsis = "[--target-is-zero] [--bitmaps] [-U] [-C] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] "
+                    "[-T src_cache] [-O output_fmt] [-B backing_file [-F backing_fmt]] "
+                    "[-o options] [-l snapshot_param] [-S sparse_size] [-r rate_limit] "
+                    "[-m num_coroutines] [-W] [--salvage] filename [filename2 [...]] "
+                    "output_filename",
+        .details = "  -f fmt             format of the sources (probed when omitted)\n"
+                   "  -O output_fmt      format of the target (default: raw)\n"
+                   "  -o options         target creation options; -o help lists them\n"
+                   "  -B backing_file    backing file of the target (formats with backing files)\n"
+                   "  -F backing_fmt     format of that backing file\n"
+                   "  -n                 the target exists: do not create it\n"
+                   "  --target-is-zero   with -n: the target already reads as zeros\n"
+                   "  -S sparse_size     zero runs at least this long become holes\n"
+                   "                     (default 4k; 0 = fully allocate the target)\n"
+                   "  -c                 compress the target (formats that support it)\n"
+                   "  -C                 copy offloading: copy data runs as they are\n"
+                   "  -l snapshot_param  read an internal snapshot: snapshot.id=ID,\n"
+                   "                     snapshot.name=NAME, or ID_OR_NAME\n"
+                   "  -t cache           cache mode of the target (default: unsafe)\n"
+                   "  -T src_cache       cache mode of the sources (default: writeback)\n"
+                   "  -m num             requests in flight, 1 to 16 (default: 8)\n"
+                   "  -W                 write the target out of order\n"
+                   "  -r rate_limit      accepted for compatibility; not enforced\n"
+                   "  --salvage          go on past read errors, leaving zeros\n"
+                   "  --bitmaps          copy persistent bitmaps (no format has them yet)\n"
+                   "  -p                 show progress\n"
+                   "  -q                 quiet: print nothing but errors\n"
+                   "  -U                 force share: open the sources even if in use\n"
+                   "Several sources are concatenated into the one target.\n",
+        .flags = CMD_COMPAT | CMD_WRITES,
+    },
+    {
         .name = "create",
         .handler = cmd_create,
         .summary = "Create a new disk image",
@@ -17,6 +68,22 @@ const struct cmd commands[] = {
                    "  -o options  format options, name=value[,name=value...]; -o help lists them\n"
                    "  -q          quiet: print nothing but errors\n"
                    "  size        virtual size, with an optional k/M/G/T/P/E suffix\n",
+        .flags = CMD_COMPAT | CMD_WRITES,
+    },
+    {
+        .name = "dd",
+        .handler = cmd_dd,
+        .summary = "Copy part of an image into a new image, dd style",
+        .synopsis = "[-U] [-f fmt] [-O output_fmt] [bs=block_size] [count=blocks] [skip=blocks] "
+                    "if=input of=output",
+        .details = "  -f fmt         format of the input (probed when omitted)\n"
+                   "  -O output_fmt  format of the new output image (default: raw)\n"
+                   "  -U             force share: open the input even if it is in use\n"
+                   "  bs=BYTES       block size for count and skip (default: 512)\n"
+                   "  count=N        copy only the first N blocks of the input\n"
+                   "  skip=N         skip N blocks at the start of the input\n"
+                   "  if=FILE        read from FILE\n"
+                   "  of=FILE        create FILE and write to it\n",
         .flags = CMD_COMPAT | CMD_WRITES,
     },
     {
@@ -41,6 +108,26 @@ const struct cmd commands[] = {
                    "  --max-length=len     describe at most len bytes\n"
                    "  --output=ofmt        human (data extents only) or json (every extent)\n"
                    "  -U                   force share: open even if the image is in use\n",
+        .flags = CMD_COMPAT,
+    },
+    {
+        .name = "measure",
+        .handler = cmd_measure,
+        .summary = "Show how much space a new image of some format needs",
+        .synopsis = "[--output=ofmt] [-O output_fmt] [-o options] [--size N | [-f fmt] "
+                    "[-l snapshot_param] filename]",
+        .details = "  --output=ofmt      human (default) or json\n"
+                   "  -O output_fmt      format of the new image (default: raw)\n"
+                   "  -o options         its creation options (cluster_size, preallocation, ...)\n"
+                   "  --size N           size a new empty image of N bytes (k/M/G/T/P/E suffixes)\n"
+                   "  -f fmt             format of the source image (probed when omitted)\n"
+                   "  -l snapshot_param  measure an internal snapshot of the source:\n"
+                   "                     snapshot.id=ID, snapshot.name=NAME, or ID_OR_NAME\n"
+                   "  -U                 force share: open the source even if it is in use\n"
+                   "  filename           size an image holding this image's guest data\n"
+                   "Prints the size the new image needs for its data (\"required size\"), the\n"
+                   "size with every cluster allocated, and for qcow2 the space for the source's\n"
+                   "persistent bitmaps.\n",
         .flags = CMD_COMPAT,
     },
     {

@@ -74,3 +74,14 @@ bool buf_is_zero(const void *buf, size_t len)
     }
     return len <= 16 || memcmp(p, p + 16, len - 16) == 0;
 }
+
+void *xmalloc_io(size_t n)
+{
+    void *p = NULL;
+
+    if (posix_memalign(&p, 4096, n ? n : 1)) {
+        fprintf(stderr, "imgsh: out of memory allocating %zu bytes\n", n);
+        abort();
+    }
+    return p;
+}

@@ -15,6 +15,8 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Page-aligned buffer for bulk I/O (the kernel copies to aligned memory faster); free() it. */
+void *xmalloc_io(size_t n);
 
 /* true on overflow, like __builtin_*_overflow */
 #define ADD_OVERFLOW(a, b, r) __builtin_add_overflow((a), (b), (r))

@@ -88,6 +88,30 @@ static int raw_create(const char *filename, struct opts *opts, struct err *err)
     return file_create(filename, opts, err);
 }
 
+/*
+ * A raw image is as big as its guest: the source's virtual size, or the
+ * size option rounded up to whole sectors. Holes do not make it smaller.
+ */
+static int raw_measure(struct opts *opts, struct image *src, struct measure_result *out,
+                       struct err *err)
+{
+    uint64_t size;
+
+    memset(out, 0, sizeof(*out));
+    if (src) {
+        size = src->size;
+    } else {
+        int ret = opts_get_size(opts, "size", 0, &size, err);
+        if (ret < 0) {
+            return ret;
+        }
+        size = round_up(size, SECTOR);
+    }
+    out->required = size;
+    out->fully_allocated = size;
+    return 0;
+}
+
 static const struct opt_desc raw_create_opts[] = {
     { "size", OPT_SIZE, "Virtual disk size", NULL },
     { NULL, 0, NULL, NULL },
@@ -107,6 +131,7 @@ const struct fmt_driver fmt_raw = {
     .create = raw_create,
     .create_opts = raw_create_opts,
     .create_passes_file_opts = true,
+    .measure = raw_measure,
 };
 
 const struct fmt_driver fmt_file = {

@@ -491,4 +491,7 @@ const struct fmt_driver fmt_qcow2 = {
     .get_info = qcow2_get_info,
     .snapshot_list = qcow2_snapshot_list_hook,
     .snapshot_load = qcow2_snapshot_load,
+    .create_opts = qcow2_create_opts,
+    .create_passes_file_opts = true,
+    .measure = qcow2_measure,
 };

@@ -237,4 +237,82 @@ int qcow2_read_bitmaps(struct image *img, struct err *err);
 void qcow2_free_bitmaps(struct qcow2 *s);
 json_t *qcow2_bitmaps_json(struct image *img);
 
+/* --- creation options (options.c) --- */
+
+/* Encryption requested for a new image. */
+enum qcow2_encrypt_format {
+    QCOW2_ENCRYPT_NONE,
+    QCOW2_ENCRYPT_AES,          /* "aes" (or its QAPI name "qcow"; "encryption=on") */
+    QCOW2_ENCRYPT_LUKS,
+};
+
+/*
+ * What a set of qcow2 creation options asks for, defaults filled in.
+ * The strings point into the struct opts that was parsed and live as long
+ * as it does.
+ */
+struct qcow2_create_params {
+    uint64_t size;              /* "size" rounded up to 512 bytes (has_size) */
+    bool has_size;
+    unsigned version;           /* 2 (compat=0.10) or 3 (compat=1.1, default) */
+    uint64_t cluster_size;      /* default 65536 */
+    unsigned cluster_bits;
+    bool extended_l2;
+    enum prealloc prealloc;     /* default off */
+    bool lazy_refcounts;
+    unsigned refcount_bits;     /* default 16 */
+    unsigned refcount_order;    /* log2(refcount_bits) */
+    uint8_t compression_type;   /* 0 zlib (default), 1 zstd */
+    const char *backing_file;   /* NULL when not given ("" counts as given) */
+    const char *backing_fmt;
+    const char *data_file;
+    bool data_file_raw;
+    enum qcow2_encrypt_format encrypt;
+};
+
+/*
+ * Options of `create -f qcow2`, in qemu's order (the order of the
+ * "Formatting ..." line), with qemu's help texts and defaults.
+ */
+extern const struct opt_desc qcow2_create_opts[];
+
+/*
+ * Check creation options as `qemu-img create -f qcow2` does and fill *p.
+ * Values must already have passed opts_validate() against a list holding
+ * qcow2_create_opts (options of other lists are ignored). The first
+ * problem in qemu's order is reported with qemu's message: the
+ * 'encryption' alias, then the QAPI-level checks (version, encrypt.*,
+ * preallocation, compression type), then the qcow2 rules (extended L2,
+ * cluster size, backing file, lazy refcounts, refcount width, data file,
+ * compression type, encryption secret). imgsh cannot encrypt: any
+ * encryption request fails the way qemu-img fails without a --object
+ * secret ("... is required for cipher" / "No secret with id '...'").
+ * Returns 0 or -EINVAL.
+ */
+int qcow2_parse_create_opts(struct opts *o, struct qcow2_create_params *p, struct err *err);
+/*
+ * The same options as `qemu-img measure -O qcow2` reads them: fewer rules
+ * and different messages ("Invalid compatibility level: 'v3'", "invalid
+ * parameter value: foo", "(use compat=1.1 or greater)"); only LUKS
+ * encryption is looked at. Does not check the size.
+ */
+int qcow2_parse_measure_opts(const struct opts *o, struct qcow2_create_params *p,
+                             struct err *err);
+/*
+ * Check the LUKS encryption options named prefix + "cipher-alg" etc. the
+ * way qemu's crypto layer does: enum values in QAPI order ("Parameter
+ * 'cipher-alg' does not accept value 'x'"). Returns 0 or -EINVAL.
+ */
+int qcow2_check_luks_opts(const struct opts *o, const char *prefix, struct err *err);
+/*
+ * The error qemu-img gives for encryption without a usable secret (imgsh
+ * has no --object): "Parameter 'PREFIXkey-secret' is required for cipher"
+ * or "No secret with id 'ID'". Always returns -EINVAL.
+ */
+int qcow2_no_secret(const struct opts *o, const char *prefix, struct err *err);
+
+/* measure.c */
+int qcow2_measure(struct opts *opts, struct image *src, struct measure_result *out,
+                  struct err *err);
+
 #endif
