@@ -140,19 +140,19 @@ static int open_one(struct image **out, const char *filename, const char *fmt, u
                     filename);
         }
     }
-    if (!(flags & IMG_FORCE_SHARE)) {
+    {
         /*
-         * A writer reads, writes and may resize; a reader needs a consistent
-         * view of the guest data, unless it only looks at metadata (as qemu's
-         * info, which takes nothing for raw).
+         * As qemu: a reader of guest data needs a consistent view of it, a
+         * writer also writes and may resize, and a metadata-only open
+         * (info) needs nothing. The format decides what it refuses to share
+         * with others; -U (force share) refuses nothing.
          */
-        unsigned perms = PERM_CONSISTENT_READ;
+        unsigned perms = (flags & IMG_NO_IO) ? 0 : PERM_CONSISTENT_READ;
+        unsigned unshared = (flags & IMG_FORCE_SHARE) ? 0 : drv->unshared_perms;
         if (flags & IMG_RDWR) {
-            perms |= PERM_WRITE | PERM_RESIZE;
-        } else if ((flags & IMG_NO_IO) && !drv->unshared_perms) {
-            perms = 0;
+            perms |= PERM_CONSISTENT_READ | PERM_WRITE | PERM_RESIZE;
         }
-        ret = file_lock(img->file, perms, drv->unshared_perms, err);
+        ret = file_lock(img->file, perms, unshared, err);
         if (ret < 0) {
             goto fail;
         }
