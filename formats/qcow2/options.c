@@ -177,7 +177,7 @@ static const char *first_unexpected(const struct opts *o)
     return NULL;
 }
 
-/* Does any encrypt.* option (other than those in skip) appear? */
+/* Does any encrypt.* option appear? */
 static bool has_encrypt_group(const struct opts *o)
 {
     for (size_t i = 0; i < o->n; i++) {

@@ -119,6 +119,21 @@ static int read_extensions(struct image *img, const uint8_t *cluster0, uint64_t 
             if (len != 24) {
                 return err_set(err, -EINVAL, "ERROR: bitmaps_ext: Invalid extension length");
             }
+            if (!(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+                /* a program without bitmap support wrote the image: the bitmaps are stale */
+                if (s->version == 2) {
+                    warn_printf("This qcow2 v2 image contains bitmaps, but they may have been "
+                                "modified by a program without persistent bitmap support; so "
+                                "now they must all be considered inconsistent");
+                } else {
+                    warn_printf("a program lacking bitmap support modified this file, so all "
+                                "bitmaps are now considered inconsistent");
+                }
+                fflush(stdout);
+                fprintf(stderr, "Some clusters may be leaked, run '%s check -r' on the "
+                        "image file to fix.", prog_name);
+                break;
+            }
             s->has_bitmaps_ext = true;
             s->nb_bitmaps = be32(cluster0 + off);
             s->bitmap_dir_size = be64(cluster0 + off + 8);

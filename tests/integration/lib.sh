@@ -42,12 +42,31 @@ poke() {
         dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
+# retry CMD...: run CMD until it succeeds, at most 20 times. qemu's PBKDF
+# benchmark (LUKS creation) fails at random with "Unable to get accurate CPU
+# usage" when the thread CPU clock does not advance during its first round.
+retry() {
+    local i=0
+    while [ $i -lt 20 ]; do
+        "$@" && return 0
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# The fixtures are made once per definition of setup() (and of the helpers it
+# calls): a check reuses them while no function has been redefined since.
 _fixture() {
-    rm -rf "$WORK/tmpl" && mkdir -p "$WORK/tmpl"
-    (cd "$WORK/tmpl" && setup) >/dev/null 2>&1 || {
-        echo "setup of $CASE failed" >&2
+    local key
+    key=$(declare -f | cksum)
+    [ -f "$WORK/tmpl.key" ] && [ "$(cat "$WORK/tmpl.key")" = "$key" ] && return 0
+    rm -rf "$WORK/tmpl" "$WORK/tmpl.key" && mkdir -p "$WORK/tmpl"
+    (cd "$WORK/tmpl" && setup) >"$WORK/setup.log" 2>&1 || {
+        echo "setup of $CASE failed:" >&2
+        sed 's/^/    /' "$WORK/setup.log" | tail -5 >&2
         return 1
     }
+    echo "$key" >"$WORK/tmpl.key"
 }
 
 # _fresh DIR: DIR becomes a copy of the fixtures; zero blocks become holes

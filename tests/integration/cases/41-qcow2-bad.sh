@@ -74,7 +74,7 @@ check "reads leave damaged images untouched" sh -c "
 setup() {
     qemu-img create -q --object secret,id=s0,data=abc -f qcow2 \
         -o encrypt.format=aes,encrypt.key-secret=s0 aes.qcow2 1M
-    qemu-img create -q --object secret,id=s0,data=abc -f qcow2 \
+    retry qemu-img create -q --object secret,id=s0,data=abc -f qcow2 \
         -o encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 luks.qcow2 1M
 }
 same info aes.qcow2

@@ -263,3 +263,11 @@ same measure -O qcow2 -l 1 -l 2 snap.qcow2
 same measure -l first sparse.raw
 same measure -l first -f raw snap.qcow2
 same measure -O qcow2 -l first chain/top.qcow2
+
+# image locks held by another process
+for b in 101 201 100 101,201; do
+    same_locked default.qcow2 $b measure -O qcow2 default.qcow2
+    same_locked default.qcow2 $b measure -U -O qcow2 default.qcow2
+    same_locked sparse.raw $b measure sparse.raw
+done
+same_locked chain/sub/base.qcow2 101 measure -O qcow2 chain/top.qcow2
