@@ -3,7 +3,7 @@
 # build (compiler, pkg-config, the -dev libraries) and to test (cmocka,
 # qemu-utils as the test oracle, tmux for terminal tests). Run by `make deps`.
 PKGS="gcc make pkg-config libedit-dev zlib1g-dev libzstd-dev libaio-dev nettle-dev \
-libjansson-dev libcmocka-dev qemu-utils tmux bc"
+libjansson-dev libcmocka-dev qemu-utils tmux bc time"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "make deps: not a Debian system; install by hand: $PKGS" >&2
