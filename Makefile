@@ -86,9 +86,11 @@ run: deps
 	@sh scripts/demo.sh $(BUILD)
 
 # check = deps + build + every test, with one summary line at the end
+# (plus the unit tests and hostile-input cases once more under ASan+UBSan)
 check: deps
 	@$(MAKE) --no-print-directory tests
-	@sh tests/run.sh $(BUILD)
+	@$(MAKE) --no-print-directory asan
+	@sh tests/run.sh $(BUILD) build-asan
 
 check-only: tests
 	@sh tests/run.sh $(BUILD)

@@ -140,9 +140,15 @@ static int read_extensions(struct image *img, const uint8_t *cluster0, uint64_t 
             s->bitmap_dir_offset = be64(cluster0 + off + 16);
             break;
         case QEXT_CRYPTO:
-            if (len != 16) {
-                return err_set(err, -EINVAL, "Unable to read CRYPTO header extension");
+            if (s->crypt_method != QCOW2_CRYPT_LUKS) {
+                return err_set(err, -EINVAL, "CRYPTO header extension only expected with "
+                               "LUKS encryption method");
             }
+            if (len != 16) {
+                return err_set(err, -EINVAL, "CRYPTO header extension size %" PRIu32
+                               ", but expected size 16", len);
+            }
+            s->has_crypto_ext = true;
             s->crypto_offset = be64(cluster0 + off);
             s->crypto_length = be64(cluster0 + off + 8);
             break;
@@ -217,6 +223,53 @@ static int open_data_file(struct image *img, struct err *err)
                     err);
     free(path);
     return ret;
+}
+
+/* Largest file offset qemu's block layer accepts (INT64_MAX rounded down to 1 GiB) */
+#define QEMU_MAX_FILE_OFFSET 0x7fffffffc0000000ULL
+
+/* Encrypted images: without a key only metadata opens (info) succeed; for LUKS
+ * they parse and validate the LUKS header as qemu does, in qemu's order. */
+static int open_encryption(struct image *img, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint8_t buf[LUKS_HEADER_SIZE];
+    int ret;
+
+    if (!s->crypt_method) {
+        return 0;
+    }
+    if (s->crypt_method == QCOW2_CRYPT_LUKS) {
+        if (!s->has_crypto_ext) {
+            /* qemu-img crashes on such an image */
+            return err_set(err, -EINVAL,
+                           "qcow2 image is LUKS-encrypted but has no CRYPTO header extension");
+        }
+        if (s->crypto_offset % s->cluster_size) {
+            return err_set(err, -EINVAL, "Encryption header offset '%" PRIu64 "' is not a "
+                           "multiple of cluster size '%" PRIu64 "'",
+                           s->crypto_offset, s->cluster_size);
+        }
+    }
+    if (!(img->flags & IMG_NO_IO)) {
+        /* guest data is encrypted: without the key nothing can be read (no --object yet) */
+        return err_set(err, -EINVAL, "Parameter 'encrypt.key-secret' is required for cipher");
+    }
+    if (s->crypt_method != QCOW2_CRYPT_LUKS) {
+        return 0;
+    }
+    if (s->crypto_length < LUKS_HEADER_SIZE) {
+        return err_set(err, -EINVAL, "Request for data outside of extension header");
+    }
+    if (s->crypto_offset > QEMU_MAX_FILE_OFFSET - LUKS_HEADER_SIZE) {
+        return err_set(err, -EIO, "Could not read encryption header: Input/output error");
+    }
+    ret = file_pread(img->file, s->crypto_offset, buf, sizeof(buf), err);
+    if (ret < 0) {
+        err_prepend(err, "Could not read encryption header: ");
+        return ret;
+    }
+    return luks_header_parse(buf, &s->luks, err);
 }
 
 static int qcow2_open(struct image *img, struct err *err)
@@ -328,11 +381,6 @@ static int qcow2_open(struct image *img, struct err *err)
         ret = err_set(err, -EINVAL, "Unsupported encryption method %" PRIu32, s->crypt_method);
         goto fail;
     }
-    if (s->crypt_method && !(img->flags & IMG_NO_IO)) {
-        /* guest data is encrypted: without the key nothing can be read (no --object yet) */
-        ret = err_set(err, -EINVAL, "Parameter 'encrypt.key-secret' is required for cipher");
-        goto fail;
-    }
     s->extended_l2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
     if (s->extended_l2 && s->cluster_bits < 14) {
         ret = err_set(err, -EINVAL, "Extended L2 entries are only supported with cluster "
@@ -386,6 +434,11 @@ static int qcow2_open(struct image *img, struct err *err)
         goto fail;
     }
     img->size = size;
+
+    ret = open_encryption(img, err);
+    if (ret < 0) {
+        goto fail;
+    }
 
     /* backing file name */
     if (backing_off) {
@@ -465,10 +518,12 @@ static int qcow2_get_info(struct image *img, struct image_info *info, struct err
         }
     }
     json_obj_set_int(data, "refcount-bits", 1LL << s->refcount_order);
-    if (s->crypt_method == 1) {
+    if (s->crypt_method == QCOW2_CRYPT_AES) {
         json_t *enc = json_object();
         json_obj_set_str(enc, "format", "aes");
         json_object_set_new(data, "encrypt", enc);
+    } else if (s->crypt_method == QCOW2_CRYPT_LUKS) {
+        json_object_set_new(data, "encrypt", luks_header_json(&s->luks));
     }
     if (s->version >= 3) {
         if (s->data_file_name) {

@@ -20,6 +20,7 @@
 
 #include "../../engine/block.h"
 #include "../format.h"
+#include "../luks_header.h"
 
 /* --- header, byte offsets (version 2 ends at 72, version 3 at >= 104) --- */
 #define QCOW2_MAGIC 0x514649fbu                 /* "QFI\xfb" */
@@ -53,6 +54,8 @@
 #define QCOW2_INCOMPAT_EXTL2 (1ULL << 4)
 #define QCOW2_INCOMPAT_KNOWN 0x1fULL
 #define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
+#define QCOW2_CRYPT_AES 1
+#define QCOW2_CRYPT_LUKS 2
 #define QCOW2_AUTOCLEAR_BITMAPS (1ULL << 0)
 #define QCOW2_AUTOCLEAR_DATA_FILE_RAW (1ULL << 1)
 
@@ -156,6 +159,8 @@ struct qcow2 {
     uint64_t bitmap_dir_size, bitmap_dir_offset;
     bool has_bitmaps_ext;
     uint64_t crypto_offset, crypto_length;
+    bool has_crypto_ext;
+    struct luks_header luks;    /* valid when crypt_method is LUKS and the open is NO_IO */
 
     struct qcow2_snapshot *snapshots;
     struct qcow2_bitmap *bitmaps;

@@ -23,6 +23,9 @@
 #                      with the same bytes and the same data/hole layout
 #                      (`qemu-img map -f raw --output=json FILE`)
 #
+# A check copies every fixture, or only the files named in $ONLY when it is
+# set (cases with many large fixtures set it around their checks).
+#
 # Results are appended to $RESULTS as "PASS name" / "FAIL name" lines.
 
 : "${RESULTS:?}" "${BUILD:?}" "${WORK:?}"
@@ -71,8 +74,15 @@ _fixture() {
 
 # _fresh DIR: DIR becomes a copy of the fixtures; zero blocks become holes
 # so that every copy has the same allocation whatever the copy path does
+# With ONLY set (to file names in the fixtures), only those are copied.
 _fresh() {
-    rm -rf "$1" && mkdir -p "$1" && cp -a --sparse=always "$WORK/tmpl/." "$1/"
+    local o
+    rm -rf "$1" && mkdir -p "$1" || return 1
+    if [ -n "$ONLY" ]; then
+        for o in $ONLY; do cp -a --sparse=always "$WORK/tmpl/$o" "$1/" || return 1; done
+    else
+        cp -a --sparse=always "$WORK/tmpl/." "$1/"
+    fi
 }
 
 _record() {

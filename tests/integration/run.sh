@@ -16,6 +16,6 @@ BUILD=$(cd "$BUILD" && pwd)
 export BUILD RESULTS WORK ROOT
 for c in "$here"/cases/${CASES:-*}.sh; do
     [ -e "$c" ] || continue
-    CASE=$(basename "$c" .sh) bash -c '. "$1"/lib.sh; . "$2"' _ "$here" "$c" ||
+    CASE=$LABEL$(basename "$c" .sh) bash -c '. "$1"/lib.sh; . "$2"' _ "$here" "$c" ||
         echo "FAIL $(basename "$c" .sh): case script exited with $?" >>"$RESULTS"
 done

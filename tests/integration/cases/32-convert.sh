@@ -276,3 +276,7 @@ for l in snap1 1 snapshot.id=1 snapshot.name=snap1 snapshot.name=nope nope \
 done
 same convert -l snap1 sn.qcow2 sn.qcow2 o.raw
 same convert sn.qcow2 o.raw
+same convert -s snap1 sn.qcow2 o.raw
+same convert -s 1 sn.qcow2 o.raw
+same convert -s nosuch sn.qcow2 o.raw
+same convert -s snap1 -O raw sn.qcow2 q.qcow2 o.raw

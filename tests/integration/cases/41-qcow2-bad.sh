@@ -70,14 +70,3 @@ check "reads leave damaged images untouched" sh -c "
         '$IMGSH' map \$f.qcow2 >/dev/null 2>&1; '$IMGSH' info \$f.qcow2 >/dev/null 2>&1
         cmp \$f.before \$f.qcow2 || exit 1
     done"
-# encrypted images: info works without the key; reading needs it (no --object yet)
-setup() {
-    qemu-img create -q --object secret,id=s0,data=abc -f qcow2 \
-        -o encrypt.format=aes,encrypt.key-secret=s0 aes.qcow2 1M
-    retry qemu-img create -q --object secret,id=s0,data=abc -f qcow2 \
-        -o encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 luks.qcow2 1M
-}
-same info aes.qcow2
-same info --output=json aes.qcow2
-same map aes.qcow2
-same map --output=json luks.qcow2
