@@ -79,17 +79,41 @@ static int parse_operand(struct dd_args *a, const char *arg)
     return -1;
 }
 
-/* Copy [in_pos, end) of in to offset 0 of out. */
-static int dd_copy(struct image *in, struct image *out, uint64_t in_pos, uint64_t end)
+/* A read failed somewhere in [at, at + len) of a chunk that starts at in_pos
+ * (block-aligned) and whose bytes before at are in buf. qemu-img dd copies
+ * block by block, so the whole blocks before the failing one reach the
+ * output: find that block and write everything before it. */
+static void dd_salvage(struct image *in, struct image *out, uint64_t in_pos, uint64_t out_pos,
+                       uint64_t at, size_t len, uint64_t bs, uint8_t *buf)
 {
-    uint8_t *buf = xmalloc_io(DD_CHUNK);
+    uint64_t b = in_pos + (at - in_pos) / bs * bs;
+    struct err err = { 0 };
+
+    for (; b < at + len; b += bs) {
+        size_t blen = (size_t)MIN(bs, at + len - b);
+
+        if (image_read(in, b, buf + (b - in_pos), blen, &err) < 0) {
+            break;
+        }
+    }
+    if (b > in_pos) {
+        image_write(out, out_pos, buf, (size_t)(b - in_pos), &err);
+    }
+}
+
+/* Copy [in_pos, end) of in to offset 0 of out, in chunks of whole bs blocks. */
+static int dd_copy(struct image *in, struct image *out, uint64_t in_pos, uint64_t end,
+                   uint64_t blk)
+{
+    size_t chunk = blk <= DD_CHUNK ? DD_CHUNK / blk * blk : (size_t)blk;
+    uint8_t *buf = xmalloc_io(chunk);
     uint64_t out_pos = 0, run_end = 0;
     bool run_zero = false;
     struct err err = { 0 };
     int ret = 0;
 
     while (in_pos < end) {
-        size_t n = (size_t)MIN(end - in_pos, (uint64_t)DD_CHUNK);
+        size_t n = (size_t)MIN(end - in_pos, (uint64_t)chunk);
         struct block_status bs;
 
         /* read what holds data; what reads as zeros is zero-filled */
@@ -111,6 +135,7 @@ static int dd_copy(struct image *in, struct image *out, uint64_t in_pos, uint64_
             if (run_zero) {
                 memset(buf + done, 0, len);
             } else if (image_read(in, at, buf + done, len, &err) < 0) {
+                dd_salvage(in, out, in_pos, out_pos, at, len, blk, buf);
                 error_printf("error while reading from input image file: %s",
                              strerror(err.code < 0 ? -err.code : EIO));
                 ret = -1;
@@ -213,7 +238,7 @@ int cmd_dd(struct cmd_ctx *ctx, int argc, char **argv)
         err_report(&err);
         goto out;
     }
-    if (dd_copy(in, out, in_pos, size) < 0) {
+    if (dd_copy(in, out, in_pos, size, a.bs) < 0) {
         goto out;
     }
     if (image_flush(out, &err) < 0) {

@@ -70,19 +70,23 @@ static char *dup_bytes(const uint8_t *p, size_t n)
     return s;
 }
 
-/* Header extensions start after the header and end at the first cluster's end. */
+/* Header extensions start after the header and end at the first cluster's
+ * end (or at the backing file name). As in qemu, they are read twice: early,
+ * for the feature name table only (used by the unsupported-feature message)
+ * and ignoring any damage; then in full once the tables have been validated,
+ * which is where damaged extensions are reported. */
 static int read_extensions(struct image *img, const uint8_t *cluster0, uint64_t start,
-                           uint64_t end, struct err *err)
+                           uint64_t end, bool features_only, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     uint64_t off = start;
+    int ret;
 
     while (off < end) {
         uint32_t type, len;
 
         if (end - off < 8) {
-            return err_set(err, -EINVAL, "qcow2_read_extension: ERROR: "
-                           "pread fail from offset %" PRIu64, off);
+            return features_only ? 0 : err_set(err, -EINVAL, "Header extension too large");
         }
         type = be32(cluster0 + off);
         len = be32(cluster0 + off + 4);
@@ -91,8 +95,11 @@ static int read_extensions(struct image *img, const uint8_t *cluster0, uint64_t 
             break;
         }
         if (len > end - off) {
-            return err_set(err, -EINVAL, "Invalid header extension: %s",
-                           "extension extends beyond the end of the first cluster");
+            return features_only ? 0 : err_set(err, -EINVAL, "Header extension too large");
+        }
+        if (features_only && type != QEXT_FEATURE_TABLE) {
+            off += round_up(len, 8);
+            continue;
         }
         switch (type) {
         case QEXT_BACKING_FORMAT:
@@ -117,7 +124,7 @@ static int read_extensions(struct image *img, const uint8_t *cluster0, uint64_t 
             break;
         case QEXT_BITMAPS:
             if (len != 24) {
-                return err_set(err, -EINVAL, "ERROR: bitmaps_ext: Invalid extension length");
+                return err_set(err, -EINVAL, "bitmaps_ext: Invalid extension length");
             }
             if (!(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
                 /* a program without bitmap support wrote the image: the bitmaps are stale */
@@ -134,10 +141,14 @@ static int read_extensions(struct image *img, const uint8_t *cluster0, uint64_t 
                         "image file to fix.", prog_name);
                 break;
             }
-            s->has_bitmaps_ext = true;
             s->nb_bitmaps = be32(cluster0 + off);
             s->bitmap_dir_size = be64(cluster0 + off + 8);
             s->bitmap_dir_offset = be64(cluster0 + off + 16);
+            ret = qcow2_check_bitmaps_ext(s, be32(cluster0 + off + 4), err);
+            if (ret < 0) {
+                return ret;
+            }
+            s->has_bitmaps_ext = true;
             break;
         case QEXT_CRYPTO:
             if (s->crypt_method != QCOW2_CRYPT_LUKS) {
@@ -359,11 +370,8 @@ static int qcow2_open(struct image *img, struct err *err)
                       "qcow2: Compression type incompatible feature bit must not be set");
         goto fail;
     }
-    ret = read_extensions(img, c0, s->header_length,
-                          backing_off ? backing_off : s->cluster_size, err);
-    if (ret < 0) {
-        goto fail;
-    }
+    read_extensions(img, c0, s->header_length, backing_off ? backing_off : s->cluster_size,
+                    true, NULL);
     if (s->incompat & ~QCOW2_INCOMPAT_KNOWN) {
         ret = report_unsupported(s, s->incompat & ~QCOW2_INCOMPAT_KNOWN, err);
         goto fail;
@@ -435,6 +443,11 @@ static int qcow2_open(struct image *img, struct err *err)
     }
     img->size = size;
 
+    ret = read_extensions(img, c0, s->header_length,
+                          backing_off ? backing_off : s->cluster_size, false, err);
+    if (ret < 0) {
+        goto fail;
+    }
     ret = open_encryption(img, err);
     if (ret < 0) {
         goto fail;

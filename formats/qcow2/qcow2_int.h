@@ -238,6 +238,7 @@ void qcow2_free_refcounts(struct qcow2 *s);
 int qcow2_detect_metadata_prealloc(struct image *img, struct err *err);
 
 /* bitmap.c */
+int qcow2_check_bitmaps_ext(struct qcow2 *s, uint32_t reserved, struct err *err);
 int qcow2_read_bitmaps(struct image *img, struct err *err);
 void qcow2_free_bitmaps(struct qcow2 *s);
 json_t *qcow2_bitmaps_json(struct image *img);

@@ -65,13 +65,16 @@ int qcow2_read_snapshots(struct image *img, struct err *err)
         sn->disk_size = UINT64_MAX;
         sn->icount = UINT64_MAX;
         if (sn->extra_size > SN_MAX_EXTRA) {
-            return err_set(err, -EFBIG, "Too much extra metadata in snapshot table entry %" PRIu32,
-                           i);
+            return err_set(err, -EFBIG, "Too much extra metadata in snapshot table entry %" PRIu32
+                           "\nYou can force-remove this extra metadata with %s check -r all",
+                           i, prog_name);
         }
         entry_len = round_up(SN_FIXED + (uint64_t)sn->extra_size + id_len + name_len, 8);
         total += entry_len;
         if (total > SN_MAX_TABLE_BYTES) {
-            return err_set(err, -EFBIG, "Snapshot table is too big");
+            return err_set(err, -EFBIG, "Snapshot table is too big\nYou can force-remove all "
+                           "%" PRIu32 " overhanging snapshots with %s check -r all",
+                           s->nb_snapshots - i, prog_name);
         }
         var = xmalloc((size_t)sn->extra_size + id_len + name_len + 1);
         ret = file_pread(img->file, off + SN_FIXED, var,

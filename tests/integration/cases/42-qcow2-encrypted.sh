@@ -126,11 +126,7 @@ setup() {
     # luks.qcow2's CRYPTO extension must say what the variants assume
     [ "$(od -An -tx1 -j 112 -N 24 luks.qcow2 | tr -d ' \n')" = \
         0537be7700000010000000000004000000000000001f9000 ] || return 1
-    variants | while read -r name rest; do
-        cp luks.qcow2 "l-$name.qcow2"
-        set -- $rest
-        while [ $# -ge 2 ]; do poke "l-$name.qcow2" "$1" "$2"; shift 2; done
-    done
+    variants | poke_variants luks.qcow2 l || return 1
     cp luks.qcow2 l-noext.qcow2 && poke l-noext.qcow2 112 00000000
 }
 for f in aes.qcow2 luks.qcow2; do
