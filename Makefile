@@ -20,6 +20,12 @@ LDFLAGS ?=
 
 BUILD ?= build
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# a sanitizer build directory is always built with the sanitizers, whoever
+# asks (make asan, or make install BUILD=build-asan from the install test)
+ifneq ($(filter %build-asan,$(BUILD)),)
+EXTRA_CFLAGS := $(SAN_FLAGS)
+EXTRA_LDFLAGS := $(SAN_FLAGS)
+endif
 
 # Sources by layer. One file per format / per subcommand.
 ENGINE_SRCS := $(sort $(wildcard engine/*.c))
@@ -96,8 +102,7 @@ check-only: tests
 	@sh tests/run.sh $(BUILD)
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan EXTRA_CFLAGS="$(SAN_FLAGS)" \
-	    EXTRA_LDFLAGS="$(SAN_FLAGS)" tests
+	@$(MAKE) --no-print-directory BUILD=build-asan tests
 
 # imgsh against the real qemu-img on the same inputs, as ratios
 bench: deps
