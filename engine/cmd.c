@@ -1,12 +1,15 @@
 /* cmd.c - command lookup, dispatch and the help texts; see cmd.h. */
 #include "cmd.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "../formats/format.h"
 #include "err.h"
+#include "size.h"
 #include "version.h"
 
 const struct cmd *cmd_lookup(const char *name)
@@ -65,6 +68,24 @@ int cmd_parse_output(const char *arg, enum output_format *out)
         error_printf("--output must be used with human or json as argument.");
         return -1;
     }
+    return 0;
+}
+
+int cmd_parse_size(const char *what, const char *arg, int64_t *out)
+{
+    uint64_t v;
+    int ret = size_parse(arg, &v);
+
+    if (ret == -ERANGE || (ret == 0 && v > INT64_MAX)) {
+        error_printf("Invalid %s specified. Must be between 0 and %" PRId64 ".", what, INT64_MAX);
+        return -1;
+    }
+    if (ret < 0) {
+        error_printf("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", what);
+        error_printf("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+        return -1;
+    }
+    *out = (int64_t)v;
     return 0;
 }
 

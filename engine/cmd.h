@@ -12,6 +12,7 @@
 #define IMGSH_CMD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct cmd_ctx;
@@ -64,6 +65,12 @@ int cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
 int cmd_getopt_error(struct cmd_ctx *ctx, int c, char **argv);
 /* Parse --output; prints qemu-img's message and returns -1 when invalid. */
 int cmd_parse_output(const char *arg, enum output_format *out);
+/*
+ * Parse a size argument as qemu-img's cvtnum does (suffixes, 0..INT64_MAX),
+ * printing its messages with WHAT ("image size", "start offset", ...) on
+ * failure. Returns 0, or -1 after printing.
+ */
+int cmd_parse_size(const char *what, const char *arg, int64_t *out);
 
 /* -o handling shared by create, convert and amend (engine/create.c). */
 /* Append one -o argument as qemu-img does; prints its message, -1 if malformed. */

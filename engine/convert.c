@@ -519,25 +519,6 @@ static int convert_copy(struct convert *s, unsigned njobs)
  * Options.
  */
 
-/* qemu-img's cvtnum messages for a size option; -1 when invalid. */
-static int parse_size_arg(const char *what, const char *arg, int64_t *out)
-{
-    uint64_t v;
-    int ret = size_parse(arg, &v);
-
-    if (ret == -ERANGE || (ret == 0 && v > INT64_MAX)) {
-        error_printf("Invalid %s specified. Must be between 0 and %" PRId64 ".", what, INT64_MAX);
-        return -1;
-    }
-    if (ret < 0) {
-        error_printf("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", what);
-        error_printf("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
-        return -1;
-    }
-    *out = (int64_t)v;
-    return 0;
-}
-
 /* -m: a C integer (decimal, 0x hex, 0 octal), 1..MAX_JOBS. */
 static int parse_jobs(const char *arg, unsigned *out)
 {
@@ -726,6 +707,10 @@ static int create_target(const struct convert_opts *o, const char *out_filename,
     }
     if (!drv->create) {
         error_printf("Format driver '%s' does not support image creation", o->out_fmt);
+        return -1;
+    }
+    if (!drv->write) {
+        error_printf("imgsh cannot write the '%s' format yet", o->out_fmt);
         return -1;
     }
     desc = image_create_opts(drv, true);
@@ -954,7 +939,7 @@ int cmd_convert(struct cmd_ctx *ctx, int argc, char **argv)
             break;
         case 'S': {
             int64_t v;
-            if (parse_size_arg("buffer size for sparse output", optarg, &v) < 0) {
+            if (cmd_parse_size("buffer size for sparse output", optarg, &v) < 0) {
                 goto done;
             }
             if (v % (int64_t)SECTOR || (uint64_t)v / SECTOR > MAX_SPARSE_SECTORS) {
@@ -995,7 +980,7 @@ int cmd_convert(struct cmd_ctx *ctx, int argc, char **argv)
             break;
         case 'r':
             /* the rate limit is validated but not enforced */
-            if (parse_size_arg("rate limit", optarg, &rate) < 0) {
+            if (cmd_parse_size("rate limit", optarg, &rate) < 0) {
                 goto done;
             }
             break;

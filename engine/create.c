@@ -7,6 +7,7 @@
 
 #include "block.h"
 #include "cmd.h"
+#include "info.h"
 #include "size.h"
 #include "util.h"
 
@@ -60,83 +61,181 @@ int cmd_print_create_help(const char *fmt, const char *filename)
     return 0;
 }
 
-/* Parse the size argument of create; prints qemu-img's messages. */
-static int parse_image_size(const char *arg, int64_t *out)
-{
-    uint64_t v;
-    int ret = size_parse(arg, &v);
+/* What the command line says about the image besides its options. */
+struct create_args {
+    const char *filename;
+    const char *fmt;
+    const char *options;
+    const char *backing;        /* -b */
+    const char *backing_fmt;    /* -F */
+    bool no_backing;            /* -u: do not open the backing file */
+    int64_t size;               /* -1: none given */
+    bool quiet;
+};
 
-    if (ret == -ERANGE || (ret == 0 && v > INT64_MAX)) {
-        error_printf("Invalid image size specified. Must be between 0 and %" PRId64 ".",
-                     INT64_MAX);
-        return -1;
+/*
+ * The size from -o size= or the command line into opts; *have tells
+ * whether there is one (qemu reads 2^64-1 as "none").
+ */
+static int set_size(struct opts *opts, int64_t size, bool *have, struct err *err)
+{
+    uint64_t sz;
+
+    *have = false;
+    if (opts_get(opts, "size")) {
+        if (size >= 0) {
+            return err_set(err, -EINVAL, "The image size must be specified only once");
+        }
+        size_parse_quiet(opts_get(opts, "size"), &sz, false);      /* validated above */
+        *have = sz != UINT64_MAX;
+    } else if (size >= 0) {
+        char num[32];
+        snprintf(num, sizeof(num), "%" PRId64, size);
+        opts_set(opts, "size", num);
+        *have = true;
     }
-    if (ret < 0) {
-        error_printf("Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
-        error_printf("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
-        return -1;
-    }
-    *out = (int64_t)v;
     return 0;
 }
 
-/* Everything after argument parsing; errors are reported as "FILE: msg". */
-static int do_create(const char *filename, const char *fmt, const char *options,
-                     const char *backing, int64_t size, bool quiet, struct err *err)
+/* -b and -F into opts, where the format has such options. */
+static int set_backing(const struct create_args *a, struct opts *opts,
+                       const struct opt_desc *desc, struct err *err)
 {
-    const struct fmt_driver *drv = fmt_find(fmt);
+    const char *name;
+
+    if (a->backing) {
+        if (!opt_desc_find(desc, "backing_file")) {
+            return err_set(err, -ENOTSUP, "Backing file not supported for file format '%s'",
+                           a->fmt);
+        }
+        opts_set(opts, "backing_file", a->backing);
+    }
+    if (a->backing_fmt) {
+        if (!opt_desc_find(desc, "backing_fmt")) {
+            return err_set(err, -ENOTSUP,
+                           "Backing file format not supported for file format '%s'", a->fmt);
+        }
+        opts_set(opts, "backing_fmt", a->backing_fmt);
+    }
+    name = opts_get(opts, "backing_file");
+    if (name && !strcmp(name, a->filename)) {
+        return err_set(err, -EINVAL, "Error: Trying to create an image with the same filename "
+                       "as the backing file");
+    }
+    if (name && !name[0]) {
+        return err_set(err, -EINVAL, "Expected backing file name, got empty string");
+    }
+    return 0;
+}
+
+/*
+ * As qemu-img does unless -u: open the backing file (metadata only, as a
+ * backing file is opened), insist on a backing format, and take the size
+ * from it when none was given. *hint gets text qemu prints after the
+ * message (with no newline of its own after "Detected format of X.").
+ */
+static int check_backing(const struct create_args *a, struct opts *opts, bool *have_size,
+                         const char **hint, struct err *err)
+{
+    const char *name = opts_get(opts, "backing_file"), *fmt = opts_get(opts, "backing_fmt");
+    static char detected[64];
+    struct image *img;
+    char *path, *prefix;
+    int ret;
+
+    if (!name || a->no_backing) {
+        return name && !fmt ? err_set(err, -EINVAL,
+                                      "Backing file specified without backing format") : 0;
+    }
+    path = backing_full_path(a->filename, name);
+    ret = image_open(&img, path, fmt, IMG_NO_IO | IMG_FORCE_SHARE | IMG_QUIET, CACHE_WRITEBACK,
+                     err);
+    if (ret < 0) {
+        /* qemu reports the open error itself, without image_open()'s "Could not open" prefix */
+        prefix = xasprintf("Could not open '%s': ", path);
+        if (err && !strncmp(err->msg, prefix, strlen(prefix))) {
+            memmove(err->msg, err->msg + strlen(prefix), strlen(err->msg + strlen(prefix)) + 1);
+        }
+        free(prefix);
+        free(path);
+        *hint = "Could not open backing image.\n";
+        return ret;
+    }
+    free(path);
+    if (!fmt) {
+        snprintf(detected, sizeof(detected), "Detected format of %s.", img->drv->name);
+        *hint = detected;
+        image_close(img);
+        return err_set(err, -EINVAL, "Backing file specified without backing format");
+    }
+    if (!*have_size) {
+        char num[32];
+        snprintf(num, sizeof(num), "%" PRIu64, round_up(img->size, 512));
+        opts_set(opts, "size", num);
+        *have_size = true;
+    }
+    image_close(img);
+    return 0;
+}
+
+/* qemu-img's message for a size the format cannot hold. */
+static int too_large(const struct create_args *a, struct opts *opts,
+                     const struct opt_desc *desc, struct err *err)
+{
+    const struct opt_desc *cs = opt_desc_find(desc, "cluster_size");
+    const char *v = opts_get(opts, "cluster_size");
+    uint64_t n = 0;
+
+    if (cs) {
+        opt_parse_size("cluster_size", v ? v : cs->def ? cs->def : "0", &n, NULL);
+    }
+    err_clear(err);
+    return err_set(err, -EFBIG, "The image size is too large for file format '%s'%s", a->fmt,
+                   n ? " (try using a larger cluster size)" : "");
+}
+
+/* Everything after argument parsing; errors are reported as "FILE: msg" (then *hint). */
+static int do_create(const struct create_args *a, const char **hint, struct err *err)
+{
+    const struct fmt_driver *drv = fmt_find(a->fmt);
     struct opts opts = { 0 };
     struct opt_desc *desc = NULL;
-    uint64_t sz;
+    bool have_size;
     int ret;
 
     if (!drv) {
-        return err_set(err, -EINVAL, "Unknown file format '%s'", fmt);
+        return err_set(err, -EINVAL, "Unknown file format '%s'", a->fmt);
     }
     if (!drv->create) {
-        return err_set(err, -ENOTSUP, "Format driver '%s' does not support image creation", fmt);
+        return err_set(err, -ENOTSUP, "Format driver '%s' does not support image creation",
+                       a->fmt);
     }
     desc = image_create_opts(drv, true);
-    if (options) {
-        opts_parse(&opts, options, err);
+    if (a->options) {
+        opts_parse(&opts, a->options, err);
         ret = opts_validate(&opts, desc, err);
         if (ret < 0) {
             goto out;
         }
     }
-    if (backing && !opt_desc_find(desc, "backing_file")) {
-        ret = err_set(err, -ENOTSUP, "Backing file not supported for file format '%s'", fmt);
+    if ((ret = set_size(&opts, a->size, &have_size, err)) < 0 ||
+        (ret = set_backing(a, &opts, desc, err)) < 0 ||
+        (ret = check_backing(a, &opts, &have_size, hint, err)) < 0) {
         goto out;
     }
-    if (opts_get(&opts, "size")) {
-        if (size >= 0) {
-            ret = err_set(err, -EINVAL, "The image size must be specified only once");
-            goto out;
-        }
-        size_parse_quiet(opts_get(&opts, "size"), &sz, false);     /* validated above */
-        if (sz == UINT64_MAX) {
-            /* qemu uses -1 for "no size given", so 2^64-1 means none */
-            ret = err_set(err, -EINVAL, "Image creation needs a size parameter");
-            goto out;
-        }
-    } else if (size < 0) {
+    if (!have_size) {
         ret = err_set(err, -EINVAL, "Image creation needs a size parameter");
         goto out;
-    } else {
-        char num[32];
-        snprintf(num, sizeof(num), "%" PRId64, size);
-        opts_set(&opts, "size", num);
     }
-    if (!quiet) {
-        printf("Formatting '%s', fmt=%s ", filename, fmt);
+    if (!a->quiet) {
+        printf("Formatting '%s', fmt=%s ", a->filename, a->fmt);
         opts_print_values(stdout, &opts, desc);
         printf("\n");
         fflush(stdout);
     }
-    ret = drv->create(filename, &opts, err);
+    ret = drv->create(a->filename, &opts, err);
     if (ret == -EFBIG) {
-        err_clear(err);
-        ret = err_set(err, -EFBIG, "The image size is too large for file format '%s'", fmt);
+        ret = too_large(a, &opts, desc, err);
     }
 out:
     free(desc);
@@ -150,10 +249,9 @@ int cmd_create(struct cmd_ctx *ctx, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *fmt = "raw", *backing = NULL, *filename;
+    struct create_args a = { .fmt = "raw", .size = -1 };
+    const char *hint = NULL;
     char *options = NULL;
-    bool quiet = false;
-    int64_t size = -1;
     struct err err = { 0 };
     int c, ret;
 
@@ -163,14 +261,17 @@ int cmd_create(struct cmd_ctx *ctx, int argc, char **argv)
             free(options);
             return cmd_help(ctx);
         case 'f':
-            fmt = optarg;
+            a.fmt = optarg;
             break;
         case 'b':
-            backing = optarg;
+            a.backing = optarg;
             break;
         case 'F':
+            a.backing_fmt = optarg;
+            break;
         case 'u':
-            break;      /* only meaningful with -b, which raw refuses */
+            a.no_backing = true;
+            break;
         case 'o':
             if (cmd_accumulate_options(&options, optarg) < 0) {
                 free(options);
@@ -178,7 +279,7 @@ int cmd_create(struct cmd_ctx *ctx, int argc, char **argv)
             }
             break;
         case 'q':
-            quiet = true;
+            a.quiet = true;
             break;
         default:
             free(options);
@@ -194,16 +295,16 @@ int cmd_create(struct cmd_ctx *ctx, int argc, char **argv)
         opts_free(&o);
         if (help) {
             free(options);
-            return cmd_print_create_help(fmt, optind < argc ? argv[optind] : NULL);
+            return cmd_print_create_help(a.fmt, optind < argc ? argv[optind] : NULL);
         }
     }
     if (optind >= argc) {
         free(options);
         return cmd_usage_error(ctx, "Expecting image file name");
     }
-    filename = argv[optind++];
+    a.filename = argv[optind++];
     if (optind < argc) {
-        if (parse_image_size(argv[optind++], &size) < 0) {
+        if (cmd_parse_size("image size", argv[optind++], &a.size) < 0) {
             free(options);
             return 1;
         }
@@ -213,11 +314,15 @@ int cmd_create(struct cmd_ctx *ctx, int argc, char **argv)
         return cmd_usage_error(ctx, "Unexpected argument: %s", argv[optind]);
     }
 
-    ret = do_create(filename, fmt, options, backing, size, quiet, &err);
+    a.options = options;
+    ret = do_create(&a, &hint, &err);
     free(options);
     if (ret < 0) {
-        err_prepend(&err, "%s: ", filename);
+        err_prepend(&err, "%s: ", a.filename);
         err_report(&err);
+        if (hint) {
+            fputs(hint, stderr);
+        }
         return 1;
     }
     return 0;

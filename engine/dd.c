@@ -214,6 +214,10 @@ int cmd_dd(struct cmd_ctx *ctx, int argc, char **argv)
         error_printf("Format driver '%s' does not support image creation", drv->name);
         goto out;
     }
+    if (!drv->write) {
+        error_printf("imgsh cannot write the '%s' format yet", drv->name);
+        goto out;
+    }
 
     size = in->size;
     if (a.has_count && a.count <= INT64_MAX / a.bs && size > (uint64_t)(a.count * a.bs)) {

@@ -62,25 +62,6 @@ static int extent_print(const struct extent *e, enum output_format output, bool 
     return 0;
 }
 
-/* cvtnum-style parsing of --start-offset / --max-length, with qemu-img's messages. */
-static int parse_offset(const char *what, const char *arg, int64_t *out)
-{
-    uint64_t v;
-    int ret = size_parse(arg, &v);
-
-    if (ret == -ERANGE || (ret == 0 && v > INT64_MAX)) {
-        error_printf("Invalid %s specified. Must be between 0 and %" PRId64 ".", what, INT64_MAX);
-        return -1;
-    }
-    if (ret < 0) {
-        error_printf("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", what);
-        error_printf("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
-        return -1;
-    }
-    *out = (int64_t)v;
-    return 0;
-}
-
 int cmd_map(struct cmd_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -116,12 +97,12 @@ int cmd_map(struct cmd_ctx *ctx, int argc, char **argv)
             }
             break;
         case 's':
-            if (parse_offset("start offset", optarg, &start) < 0) {
+            if (cmd_parse_size("start offset", optarg, &start) < 0) {
                 return 1;
             }
             break;
         case 'l':
-            if (parse_offset("max length", optarg, &max_len) < 0) {
+            if (cmd_parse_size("max length", optarg, &max_len) < 0) {
                 return 1;
             }
             break;

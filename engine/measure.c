@@ -182,26 +182,6 @@ static int load_snapshot(struct image *img, const struct snap_param *sp)
     return 0;
 }
 
-/* --size, with qemu-img's messages. */
-static int parse_size_arg(const char *arg, uint64_t *out)
-{
-    uint64_t v;
-    int ret = size_parse(arg, &v);
-
-    if (ret == -ERANGE || (ret == 0 && v > INT64_MAX)) {
-        error_printf("Invalid image size specified. Must be between 0 and %" PRId64 ".",
-                     INT64_MAX);
-        return -1;
-    }
-    if (ret < 0) {
-        error_printf("Invalid image size specified. You may use k, M, G, T, P or E suffixes for");
-        error_printf("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* End of the -o item starting at p: its name stops at ',' or '=', its value at a single ','. */
 static const char *option_item_end(const char *p)
 {
@@ -435,12 +415,16 @@ int cmd_measure(struct cmd_ctx *ctx, int argc, char **argv)
                 goto out;
             }
             break;
-        case OPT_SIZE_ARG:
-            if (parse_size_arg(optarg, &size) < 0) {
+        case OPT_SIZE_ARG: {
+            int64_t v;
+
+            if (cmd_parse_size("image size", optarg, &v) < 0) {
                 goto out;
             }
+            size = (uint64_t)v;
             has_size = true;
             break;
+        }
         default:
             ret = cmd_help(ctx);
             goto out;

@@ -574,6 +574,7 @@ const struct fmt_driver fmt_qcow2 = {
     .get_info = qcow2_get_info,
     .snapshot_list = qcow2_snapshot_list_hook,
     .snapshot_load = qcow2_snapshot_load,
+    .create = qcow2_create,
     .create_opts = qcow2_create_opts,
     .create_passes_file_opts = true,
     .measure = qcow2_measure,

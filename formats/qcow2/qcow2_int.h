@@ -10,7 +10,7 @@
  * Files: qcow2.c (probe, open, header and extensions, info, driver table),
  * cluster.c (L2 cache, guest-to-host lookup, read, block status),
  * compress.c (zlib/zstd cluster decompression), snapshot.c (snapshot
- * table), bitmap.c (bitmap directory).
+ * table), bitmap.c (bitmap directory), create.c (new images).
  */
 #ifndef IMGSH_QCOW2_INT_H
 #define IMGSH_QCOW2_INT_H
@@ -320,5 +320,14 @@ int qcow2_no_secret(const struct opts *o, const char *prefix, struct err *err);
 /* measure.c */
 int qcow2_measure(struct opts *opts, struct image *src, struct measure_result *out,
                   struct err *err);
+
+/* create.c */
+/*
+ * The create hook: make filename (and the external data file, when asked)
+ * a new image laid out exactly as qemu-img 7.2 lays it out, with qemu's
+ * checks and messages. As in qemu, the files are created first and deleted
+ * again when a later check or step fails.
+ */
+int qcow2_create(const char *filename, struct opts *opts, struct err *err);
 
 #endif
