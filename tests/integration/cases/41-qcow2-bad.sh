@@ -241,7 +241,6 @@ for name in $(sbm_variants | awk '{print $1}') bigsn; do
     f=v-$name.qcow2; [ $name = bigsn ] && f=bigsn.qcow2
     ONLY="$f s.qcow2"
     same info $f
-    same info --output=json $f
     same map $f
     same_msgs convert -O raw $f o.raw
 done
