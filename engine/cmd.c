@@ -5,11 +5,14 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../formats/format.h"
+#include "block.h"
 #include "err.h"
 #include "size.h"
+#include "util.h"
 #include "version.h"
 
 const struct cmd *cmd_lookup(const char *name)
@@ -87,6 +90,120 @@ int cmd_parse_size(const char *what, const char *arg, int64_t *out)
     }
     *out = (int64_t)v;
     return 0;
+}
+
+/* A snapshot.* form with qemu's option syntax. */
+static int parse_snapshot_opts(const char *arg, struct snapshot_arg *sa)
+{
+    char *id = NULL, *name = NULL;
+    const char *p = arg;
+
+    while (*p) {
+        size_t klen = strcspn(p, "=,");
+        char *key = xasprintf("%.*s", (int)klen, p);
+        char *val;
+
+        p += klen;
+        if (*p == '=') {
+            size_t n = 0;
+
+            val = xmalloc(strlen(p) + 1);
+            for (p++; *p; p++) {
+                if (*p == ',') {
+                    if (p[1] != ',') {
+                        break;
+                    }
+                    p++;            /* ",," stands for ',' */
+                }
+                val[n++] = *p;
+            }
+            val[n] = '\0';
+        } else {
+            bool no = !strncmp(key, "no", 2);
+
+            warn_printf("short-form boolean option '%s' deprecated\nPlease use %s=%s instead",
+                        key, no ? key + 2 : key, no ? "off" : "on");
+            if (no) {
+                memmove(key, key + 2, strlen(key + 2) + 1);
+            }
+            val = xstrdup(no ? "off" : "on");
+        }
+        if (!strcmp(key, "snapshot.id")) {
+            free(id);
+            id = val;
+        } else if (!strcmp(key, "snapshot.name")) {
+            free(name);
+            name = val;
+        } else {
+            error_printf("Invalid parameter '%s'", key);
+            error_printf("Failed in parsing snapshot param '%s'", arg);
+            free(key);
+            free(val);
+            free(id);
+            free(name);
+            return -1;
+        }
+        free(key);
+        if (*p == ',') {
+            p++;
+        }
+    }
+    cmd_snapshot_arg_free(sa);
+    sa->has_opts = true;
+    sa->id = id;
+    sa->name = name;
+    return 0;
+}
+
+int cmd_parse_snapshot_arg(const char *arg, struct snapshot_arg *sa)
+{
+    if (!strncmp(arg, "snapshot.", 9)) {
+        return parse_snapshot_opts(arg, sa);
+    }
+    sa->id_or_name = arg;
+    return 0;
+}
+
+bool cmd_snapshot_arg_given(const struct snapshot_arg *sa)
+{
+    return sa->has_opts || sa->id_or_name;
+}
+
+int cmd_load_snapshot(struct image *img, const struct snapshot_arg *sa)
+{
+    struct err err = { 0 };
+    int ret;
+
+    if (!img->drv->snapshot_load) {
+        error_printf("Failed to load snapshot: Block format '%s' used by device '' does not "
+                     "support temporarily loading internal snapshots", img->drv->name);
+        return -1;
+    }
+    if (sa->has_opts) {
+        ret = image_snapshot_load(img, sa->id, sa->name, &err);
+    } else {
+        /* an ID first, then a name */
+        ret = image_snapshot_load(img, sa->id_or_name, NULL, &err);
+        if (ret < 0) {
+            err_clear(&err);
+            ret = image_snapshot_load(img, NULL, sa->id_or_name, &err);
+        }
+    }
+    if (ret < 0) {
+        if (strncmp(err.msg, "Failed to load snapshot: ", 25)) {
+            err_prepend(&err, "Failed to load snapshot: ");
+        }
+        err_report(&err);
+        return -1;
+    }
+    return 0;
+}
+
+void cmd_snapshot_arg_free(struct snapshot_arg *sa)
+{
+    free(sa->id);
+    free(sa->name);
+    sa->id = sa->name = NULL;
 }
 
 void cmd_print_version(struct cmd_ctx *ctx, FILE *f)

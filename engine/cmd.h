@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 struct cmd_ctx;
+struct image;
 
 enum cmd_flags {
     CMD_COMPAT = 1 << 0,    /* also a qemu-img command: output matches qemu-img 7.2 */
@@ -71,6 +72,23 @@ int cmd_parse_output(const char *arg, enum output_format *out);
  * failure. Returns 0, or -1 after printing.
  */
 int cmd_parse_size(const char *what, const char *arg, int64_t *out);
+
+/*
+ * -l of convert and measure: "snapshot.id=ID,snapshot.name=NAME" (qemu's
+ * option syntax, ",," for a comma) or a bare ID_OR_NAME. As in qemu-img,
+ * the last of each form counts, and a snapshot.* form wins over a bare one.
+ */
+struct snapshot_arg {
+    bool has_opts;              /* a snapshot.* form was given */
+    char *id, *name;            /* from it */
+    const char *id_or_name;     /* the bare form */
+};
+/* Take one -l argument; prints qemu-img's messages, -1 on error. */
+int cmd_parse_snapshot_arg(const char *arg, struct snapshot_arg *sa);
+bool cmd_snapshot_arg_given(const struct snapshot_arg *sa);
+/* Show the selected snapshot's data on img; prints qemu-img's messages, -1 on error. */
+int cmd_load_snapshot(struct image *img, const struct snapshot_arg *sa);
+void cmd_snapshot_arg_free(struct snapshot_arg *sa);
 
 /* -o handling shared by create, convert and amend (engine/create.c). */
 /* Append one -o argument as qemu-img does; prints its message, -1 if malformed. */

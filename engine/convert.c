@@ -536,110 +536,6 @@ static int parse_jobs(const char *arg, unsigned *out)
     return 0;
 }
 
-struct snapshot_sel {
-    bool given;
-    char *id, *name;            /* from snapshot.id= / snapshot.name= */
-    const char *id_or_name;     /* the plain form */
-};
-
-/*
- * -l: "snapshot.id=ID,snapshot.name=NAME" (qemu's option syntax, ",," for
- * a comma) or a bare ID_OR_NAME. Prints qemu-img's messages; -1 on error.
- */
-static int parse_snapshot_param(const char *arg, struct snapshot_sel *sel)
-{
-    const char *p = arg;
-
-    sel->given = true;
-    free(sel->id);
-    free(sel->name);
-    sel->id = sel->name = NULL;
-    sel->id_or_name = NULL;
-    if (strncmp(arg, "snapshot.", 9)) {
-        sel->id_or_name = arg;
-        return 0;
-    }
-    while (*p) {
-        size_t klen = strcspn(p, "=,");
-        char *key = xasprintf("%.*s", (int)klen, p);
-        char *val;
-        size_t vlen = 0;
-
-        p += klen;
-        if (*p == '=') {
-            /* the value runs to the next single ',' (",," stands for ',') */
-            val = xmalloc(strlen(p) + 1);
-            p++;
-            while (*p) {
-                if (*p == ',') {
-                    if (p[1] != ',') {
-                        break;
-                    }
-                    p++;
-                }
-                val[vlen++] = *p++;
-            }
-            val[vlen] = '\0';
-        } else {
-            bool no = !strncmp(key, "no", 2);
-            warn_printf("short-form boolean option '%s' deprecated\nPlease use %s=%s instead",
-                        key, no ? key + 2 : key, no ? "off" : "on");
-            if (no) {
-                memmove(key, key + 2, strlen(key + 2) + 1);
-            }
-            val = xstrdup(no ? "off" : "on");
-        }
-        if (!strcmp(key, "snapshot.id")) {
-            free(sel->id);
-            sel->id = val;
-        } else if (!strcmp(key, "snapshot.name")) {
-            free(sel->name);
-            sel->name = val;
-        } else {
-            error_printf("Invalid parameter '%s'", key);
-            error_printf("Failed in parsing snapshot param '%s'", arg);
-            free(key);
-            free(val);
-            return -1;
-        }
-        free(key);
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return 0;
-}
-
-static int load_snapshot(struct image *img, const struct snapshot_sel *sel)
-{
-    struct err err = { 0 };
-    int ret;
-
-    if (!img->drv->snapshot_load) {
-        error_printf("Failed to load snapshot: Block format '%s' used by device '' does not "
-                     "support temporarily loading internal snapshots", img->drv->name);
-        return -1;
-    }
-    if (sel->id_or_name) {
-        /* an ID first, then a name */
-        ret = image_snapshot_load(img, sel->id_or_name, NULL, &err);
-        if (ret < 0) {
-            err_clear(&err);
-            ret = image_snapshot_load(img, NULL, sel->id_or_name, &err);
-        }
-    } else {
-        ret = image_snapshot_load(img, sel->id, sel->name, &err);
-    }
-    if (ret < 0) {
-        if (strncmp(err.msg, "Failed to load snapshot: ", 25)) {
-            err_prepend(&err, "Failed to load snapshot: ");
-        }
-        err_report(&err);
-        return -1;
-    }
-    return 0;
-}
-
 /* Cluster size of a source in sectors (1 when it has none), to keep runs aligned. */
 static uint64_t source_alignment(struct image *img)
 {
@@ -682,7 +578,7 @@ static uint64_t pow2floor(uint64_t v)
 struct convert_opts {
     const char *fmt, *out_fmt, *cache, *src_cache, *backing, *backing_fmt;
     char *options;
-    struct snapshot_sel snap;
+    struct snapshot_arg snap;
     int64_t sparse;             /* bytes; -1 = default */
     unsigned jobs;
     bool skip_create, target_is_zero, compress, copy_range, progress, quiet, out_of_order;
@@ -787,7 +683,7 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
     s.min_sparse = o->sparse < 0 ? 8 : (uint64_t)o->sparse / SECTOR;
 
     progress_print(prog, 0, 100);
-    if (o->snap.given && nsrc > 1) {
+    if (cmd_snapshot_arg_given(&o->snap) && nsrc > 1) {
         error_printf("No support for concatenating multiple snapshot");
         goto out;
     }
@@ -807,7 +703,7 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
         s.total += s.src_sectors[i];
     }
     total_bytes = s.total * SECTOR;
-    if (o->snap.given && load_snapshot(s.src[0], &o->snap) < 0) {
+    if (cmd_snapshot_arg_given(&o->snap) && cmd_load_snapshot(s.src[0], &o->snap) < 0) {
         goto out;
     }
     if (o->skip_create && o->bitmaps) {
@@ -933,7 +829,7 @@ int cmd_convert(struct cmd_ctx *ctx, int argc, char **argv)
             }
             break;
         case 'l':
-            if (parse_snapshot_param(optarg, &o.snap) < 0) {
+            if (cmd_parse_snapshot_arg(optarg, &o.snap) < 0) {
                 goto done;
             }
             break;
@@ -1060,7 +956,6 @@ int cmd_convert(struct cmd_ctx *ctx, int argc, char **argv)
     progress_end(&prog);
 done:
     free(o.options);
-    free(o.snap.id);
-    free(o.snap.name);
+    cmd_snapshot_arg_free(&o.snap);
     return ret;
 }

@@ -75,113 +75,6 @@ static const struct opt_desc luks_opts[] = {
     { NULL, 0, NULL, NULL },
 };
 
-/* -l: "snapshot.id=ID,snapshot.name=NAME" or a bare ID_OR_NAME; both kinds may be given. */
-struct snap_param {
-    bool has_opts;              /* a snapshot.* form was given (it wins) */
-    char *id, *name;
-    const char *id_or_name;
-};
-
-static void snap_param_clear_opts(struct snap_param *sp)
-{
-    free(sp->id);
-    free(sp->name);
-    sp->id = sp->name = NULL;
-}
-
-/* Parse a snapshot.* form with qemu's option syntax; prints its messages, -1 on error. */
-static int parse_snap_opts(const char *arg, struct snap_param *sp)
-{
-    char *id = NULL, *name = NULL;
-    const char *p = arg;
-
-    while (*p) {
-        size_t klen = strcspn(p, "=,");
-        char *key = xasprintf("%.*s", (int)klen, p);
-        char *val;
-
-        p += klen;
-        if (*p == '=') {
-            size_t n = 0;
-
-            val = xmalloc(strlen(p) + 1);
-            for (p++; *p; p++) {
-                if (*p == ',') {
-                    if (p[1] != ',') {
-                        break;
-                    }
-                    p++;            /* ",," stands for ',' */
-                }
-                val[n++] = *p;
-            }
-            val[n] = '\0';
-        } else {
-            bool no = !strncmp(key, "no", 2);
-
-            warn_printf("short-form boolean option '%s' deprecated\nPlease use %s=%s instead",
-                        key, no ? key + 2 : key, no ? "off" : "on");
-            if (no) {
-                memmove(key, key + 2, strlen(key + 2) + 1);
-            }
-            val = xstrdup(no ? "off" : "on");
-        }
-        if (!strcmp(key, "snapshot.id")) {
-            free(id);
-            id = val;
-        } else if (!strcmp(key, "snapshot.name")) {
-            free(name);
-            name = val;
-        } else {
-            error_printf("Invalid parameter '%s'", key);
-            error_printf("Failed in parsing snapshot param '%s'", arg);
-            free(key);
-            free(val);
-            free(id);
-            free(name);
-            return -1;
-        }
-        free(key);
-        if (*p == ',') {
-            p++;
-        }
-    }
-    snap_param_clear_opts(sp);
-    sp->has_opts = true;
-    sp->id = id;
-    sp->name = name;
-    return 0;
-}
-
-static int load_snapshot(struct image *img, const struct snap_param *sp)
-{
-    struct err err = { 0 };
-    int ret;
-
-    if (!img->drv->snapshot_load) {
-        error_printf("Failed to load snapshot: Block format '%s' used by device '' does not "
-                     "support temporarily loading internal snapshots", img->drv->name);
-        return -1;
-    }
-    if (sp->has_opts) {
-        ret = image_snapshot_load(img, sp->id, sp->name, &err);
-    } else {
-        /* an ID first, then a name */
-        ret = image_snapshot_load(img, sp->id_or_name, NULL, &err);
-        if (ret < 0) {
-            err_clear(&err);
-            ret = image_snapshot_load(img, NULL, sp->id_or_name, &err);
-        }
-    }
-    if (ret < 0) {
-        if (strncmp(err.msg, "Failed to load snapshot: ", 25)) {
-            err_prepend(&err, "Failed to load snapshot: ");
-        }
-        err_report(&err);
-        return -1;
-    }
-    return 0;
-}
-
 /* End of the -o item starting at p: its name stops at ',' or '=', its value at a single ','. */
 static const char *option_item_end(const char *p)
 {
@@ -372,7 +265,7 @@ int cmd_measure(struct cmd_ctx *ctx, int argc, char **argv)
     enum output_format output = OUTPUT_HUMAN;
     const char *fmt = NULL, *out_fmt = "raw", *filename = NULL;
     char *options = NULL;
-    struct snap_param snap = { 0 };
+    struct snapshot_arg snap = { 0 };
     bool has_size = false;
     uint64_t size = 0;
     unsigned flags = 0;
@@ -399,12 +292,8 @@ int cmd_measure(struct cmd_ctx *ctx, int argc, char **argv)
             }
             break;
         case 'l':
-            if (!strncmp(optarg, "snapshot.", 9)) {
-                if (parse_snap_opts(optarg, &snap) < 0) {
-                    goto out;
-                }
-            } else {
-                snap.id_or_name = optarg;
+            if (cmd_parse_snapshot_arg(optarg, &snap) < 0) {
+                goto out;
             }
             break;
         case 'U':
@@ -438,7 +327,7 @@ int cmd_measure(struct cmd_ctx *ctx, int argc, char **argv)
     if (argc - optind == 1) {
         filename = argv[optind];
     }
-    if (!filename && (fmt || snap.has_opts || snap.id_or_name)) {
+    if (!filename && (fmt || cmd_snapshot_arg_given(&snap))) {
         error_printf("--image-opts, -f, and -l require a filename argument.");
         goto out;
     }
@@ -456,7 +345,7 @@ int cmd_measure(struct cmd_ctx *ctx, int argc, char **argv)
             err_report(&err);
             goto out;
         }
-        if ((snap.has_opts || snap.id_or_name) && load_snapshot(src, &snap) < 0) {
+        if (cmd_snapshot_arg_given(&snap) && cmd_load_snapshot(src, &snap) < 0) {
             goto out;
         }
     }
@@ -464,7 +353,7 @@ int cmd_measure(struct cmd_ctx *ctx, int argc, char **argv)
 
 out:
     image_close(src);
-    snap_param_clear_opts(&snap);
+    cmd_snapshot_arg_free(&snap);
     free(options);
     return ret;
 }

@@ -275,6 +275,12 @@ for l in snap1 1 snapshot.id=1 snapshot.name=snap1 snapshot.name=nope nope \
     same convert -l "$l" sn.qcow2 o.raw
 done
 same convert -l snap1 sn.qcow2 sn.qcow2 o.raw
+# both forms of -l: the snapshot.* form wins, whatever the order
+same convert -l snapshot.id=1 -l nope sn.qcow2 o.raw
+same convert -l nope -l snapshot.id=1 sn.qcow2 o.raw
+same convert -l snapshot.id=9 -l snap1 sn.qcow2 o.raw
+same convert -l snapshot.name=snap1 -l snapshot.id=9 sn.qcow2 o.raw
+same convert -l snapshot.id=9 -l snapshot.name=snap1 sn.qcow2 o.raw
 same convert sn.qcow2 o.raw
 same convert -s snap1 sn.qcow2 o.raw
 same convert -s 1 sn.qcow2 o.raw
