@@ -32,8 +32,6 @@
 #define BM_ENTRY_RESERVED 0xff000000000001feULL
 #define BM_ENTRY_OFFSET 0x00fffffffffffe00ULL
 #define BM_ENTRY_ALL_ONES 1ULL
-/* Largest file offset qemu's block layer accepts (INT64_MAX rounded down to 1 GiB) */
-#define QEMU_MAX_FILE_OFFSET 0x7fffffffc0000000ULL
 
 void qcow2_free_bitmaps(struct qcow2 *s)
 {

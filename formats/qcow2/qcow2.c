@@ -236,9 +236,6 @@ static int open_data_file(struct image *img, struct err *err)
     return ret;
 }
 
-/* Largest file offset qemu's block layer accepts (INT64_MAX rounded down to 1 GiB) */
-#define QEMU_MAX_FILE_OFFSET 0x7fffffffc0000000ULL
-
 /* Encrypted images: without a key only metadata opens (info) succeed; for LUKS
  * they parse and validate the LUKS header as qemu does, in qemu's order. */
 static int open_encryption(struct image *img, struct err *err)

@@ -54,6 +54,9 @@
 #define QCOW2_INCOMPAT_EXTL2 (1ULL << 4)
 #define QCOW2_INCOMPAT_KNOWN 0x1fULL
 #define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
+/* Largest file offset qemu's block layer accepts (INT64_MAX rounded down to
+ * 1 GiB): metadata said to lie beyond it fails with EIO, as in qemu */
+#define QEMU_MAX_FILE_OFFSET 0x7fffffffc0000000ULL
 #define QCOW2_CRYPT_AES 1
 #define QCOW2_CRYPT_LUKS 2
 #define QCOW2_AUTOCLEAR_BITMAPS (1ULL << 0)

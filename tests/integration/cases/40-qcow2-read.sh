@@ -1,16 +1,5 @@
 # qcow2 reading: a corpus made by the real qemu-img/qemu-io (every option
 # that changes the on-disk layout), then info, map and reads compared.
-fill() {    # fill IMAGE CLUSTER: data, zeros, compressed data, a discard, unaligned bits
-    c=$2
-    qemu-io -f qcow2 \
-        -c "write -P 0x11 0 $((c * 3))" \
-        -c "write -z $((c * 4)) $((c * 2))" \
-        -c "write -c -P 0x22 $((c * 8)) $c" \
-        -c "write -P 0x33 $((c * 12)) $((c * 2))" \
-        -c "discard $((c * 12)) $c" \
-        -c "write -P 0x44 $((c * 16 + 700)) 3000" \
-        "$1" >/dev/null
-}
 setup() {
     qemu-img create -q -f qcow2 default.qcow2 64M && fill default.qcow2 65536
     qemu-img create -q -f qcow2 -o compat=0.10 v2.qcow2 64M && fill v2.qcow2 65536

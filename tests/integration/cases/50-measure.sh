@@ -2,25 +2,7 @@
 # image (raw and qcow2, sparse and full, chains, snapshots, bitmaps), and
 # every error qemu-img measure reports.
 
-fill() {    # fill IMAGE CLUSTER: data, zeros, compressed data, a discard, unaligned bits
-    c=$2
-    qemu-io -f qcow2 \
-        -c "write -P 0x11 0 $((c * 3))" \
-        -c "write -z $((c * 4)) $((c * 2))" \
-        -c "write -c -P 0x22 $((c * 8)) $c" \
-        -c "write -P 0x33 $((c * 12)) $((c * 2))" \
-        -c "discard $((c * 12)) $c" \
-        -c "write -P 0x44 $((c * 16 + 700)) 3000" \
-        "$1" >/dev/null
-}
-
-# The fixtures take a while to make: build them once per run, then copy.
 setup() {
-    cache="$WORK/measure-fixtures"
-    if [ -d "$cache" ]; then
-        cp -a --sparse=always "$cache/." .
-        return
-    fi
     # raw sources
     truncate -s 10M sparse.raw
     qemu-io -f raw -c 'write -P 1 0 4k' -c 'write -P 2 1M 100k' -c 'write -P 3 5000k 1' \
@@ -84,7 +66,6 @@ setup() {
     # external data file
     qemu-img create -q -f qcow2 -o data_file=ext.data ext.qcow2 8M
     qemu-io -f qcow2 -c 'write -P 0x71 1M 1M' -c 'write -z 4M 1M' ext.qcow2 >/dev/null
-    mkdir -p "$cache" && cp -a --sparse=always . "$cache/"
 }
 
 # --- arguments and their errors ---
