@@ -285,6 +285,41 @@ int image_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_u
     return 0;
 }
 
+int image_discard(struct image *img, uint64_t off, uint64_t len, struct err *err)
+{
+    int ret;
+
+    if (!(img->flags & IMG_RDWR)) {
+        return err_set(err, -EPERM, "image '%s' is read-only", img->filename);
+    }
+    if (len > SIZE_MAX) {
+        return err_set(err, -EINVAL, "Request too large");
+    }
+    ret = check_range(img, off, (size_t)len, err);
+    if (ret < 0 || len == 0 || !img->drv->discard) {
+        return ret;
+    }
+    return img->drv->discard(img, off, len, err);
+}
+
+int image_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
+                           struct err *err)
+{
+    int ret;
+
+    if (!(img->flags & IMG_RDWR)) {
+        return err_set(err, -EPERM, "image '%s' is read-only", img->filename);
+    }
+    if (!img->drv->write_compressed) {
+        return err_set(err, -ENOTSUP, "Operation not supported");
+    }
+    ret = check_range(img, off, len, err);
+    if (ret < 0 || len == 0) {
+        return ret;
+    }
+    return img->drv->write_compressed(img, off, buf, len, err);
+}
+
 int image_snapshot_load(struct image *img, const char *id, const char *name, struct err *err)
 {
     if (!img->drv->snapshot_load) {

@@ -59,6 +59,11 @@ int image_write(struct image *img, uint64_t off, const void *buf, size_t len, st
  */
 int image_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
                        struct err *err);
+/* Deallocate [off, off+len) where the format can; does nothing without a discard hook. */
+int image_discard(struct image *img, uint64_t off, uint64_t len, struct err *err);
+/* Compressed write of whole clusters; -ENOTSUP for formats that cannot compress. */
+int image_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
+                           struct err *err);
 int image_flush(struct image *img, struct err *err);
 /* Show an internal snapshot's data on a read-only image (convert -l). */
 int image_snapshot_load(struct image *img, const char *id, const char *name, struct err *err);

@@ -140,6 +140,20 @@ struct fmt_driver {
      */
     int (*write_zeroes)(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
                         struct err *err);
+    /*
+     * Let [off, off+len) be deallocated; it then reads as the backing file
+     * or zeros (qcow2: zeros on v3, backing data on v2). Purely advisory:
+     * parts that cannot be discarded are left alone. NULL: discard does
+     * nothing.
+     */
+    int (*discard)(struct image *img, uint64_t off, uint64_t len, struct err *err);
+    /*
+     * Write whole clusters compressed (off cluster aligned; len a whole
+     * number of clusters, or up to the end of the image). NULL: the format
+     * cannot compress ("Operation not supported").
+     */
+    int (*write_compressed)(struct image *img, uint64_t off, const void *buf, size_t len,
+                            struct err *err);
     /* Make written data and metadata stable. NULL: flush img->file only. */
     int (*flush)(struct image *img, struct err *err);
 

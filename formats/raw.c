@@ -55,6 +55,12 @@ static int raw_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool 
     return file_write_zeroes(img->file, off, len, may_unmap, err);
 }
 
+/* discard punches a hole: the range then reads as zeros, as qemu's file driver does */
+static int raw_discard(struct image *img, uint64_t off, uint64_t len, struct err *err)
+{
+    return file_write_zeroes(img->file, off, len, true, err);
+}
+
 static int raw_block_status(struct image *img, uint64_t off, uint64_t len,
                             struct block_status *bs, struct err *err)
 {
@@ -126,6 +132,7 @@ const struct fmt_driver fmt_raw = {
     .read = raw_read,
     .write = raw_write,
     .write_zeroes = raw_write_zeroes,
+    .discard = raw_discard,
     .block_status = raw_block_status,
     .truncate = raw_truncate,
     .create = raw_create,
@@ -142,6 +149,7 @@ const struct fmt_driver fmt_file = {
     .read = raw_read,
     .write = raw_write,
     .write_zeroes = raw_write_zeroes,
+    .discard = raw_discard,
     .block_status = raw_block_status,
     .truncate = raw_truncate,
     .create = raw_create,
