@@ -189,6 +189,9 @@ static int check_range(struct image *img, uint64_t off, size_t len, struct err *
 {
     uint64_t end;
 
+    if (img->broken) {
+        return err_set(err, -ENOMEDIUM, "No medium found");
+    }
     if (ADD_OVERFLOW(off, (uint64_t)len, &end) || end > img->size) {
         return err_set(err, -EIO, "request out of range: offset %llu, length %zu, image size %llu",
                        (unsigned long long)off, len, (unsigned long long)img->size);
@@ -334,6 +337,9 @@ int image_snapshot_load(struct image *img, const char *id, const char *name, str
 
 int image_flush(struct image *img, struct err *err)
 {
+    if (img->broken) {
+        return err_set(err, -ENOMEDIUM, "No medium found");
+    }
     if (!(img->flags & IMG_RDWR)) {
         return 0;
     }
@@ -419,6 +425,9 @@ int64_t image_allocated_size(struct image *img)
 int image_truncate(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,
                    struct err *err)
 {
+    if (img->broken) {
+        return err_set(err, -ENOMEDIUM, "No medium found");
+    }
     if (!img->drv->truncate) {
         return err_set(err, -ENOTSUP, "Image format driver does not support resize");
     }

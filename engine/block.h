@@ -24,6 +24,7 @@ enum image_flags {
     IMG_PROBED = 1 << 3,        /* set by image_open: format came from probing */
     IMG_QUIET = 1 << 4,         /* do not print the probed-raw warning */
     IMG_NO_IO = 1 << 5,         /* metadata only (info): guest data is not read */
+    IMG_UNMAP = 1 << 6,         /* discard=unmap: space freed by discards goes back to the host */
 };
 
 struct image {
@@ -39,6 +40,12 @@ struct image {
     struct image *backing;      /* opened backing image, or NULL */
     const struct image *overlay; /* the image this one backs, or NULL at the top */
     pthread_mutex_t lock;       /* guards driver metadata caches */
+    /*
+     * Set by a driver that found its metadata inconsistent while writing
+     * (qcow2 marks the image corrupt): every later request fails with
+     * ENOMEDIUM ("No medium found"), as qemu fails requests on such an image.
+     */
+    bool broken;
 };
 
 /*

@@ -88,6 +88,7 @@ struct convert {
     uint64_t alignment;         /* sectors, a power of two */
     bool has_zero_init;         /* the target reads as zeros already */
     bool target_has_backing;
+    uint64_t target_backing_sectors;   /* size of the target's backing file */
     bool copy_range;            /* -C */
     bool out_of_order;          /* -W */
     bool salvage;
@@ -165,10 +166,12 @@ static int plan_chunk(struct convert *s, uint64_t sector, uint64_t *n_out,
         if (cnt > tail) {
             cnt -= tail;
         }
-        if (s->target_has_backing && (bs.depth > 0 || !(bs.flags & BS_ALLOCATED))) {
+        if (s->target_has_backing && bs.depth > 0) {
             s->status = CHUNK_BACKING;      /* not in the top layer: the backing file has it */
         } else if (bs.flags & BS_ZERO) {
-            s->status = CHUNK_ZERO;
+            /* past the end of the target's backing file, zeros need no writing either */
+            s->status = s->target_has_backing && sector >= s->target_backing_sectors
+                            ? CHUNK_BACKING : CHUNK_ZERO;
         } else {
             s->status = CHUNK_DATA;
         }
@@ -719,7 +722,8 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
         error_printf("Invalid cache option: %s", o->cache);
         goto out;
     }
-    if (image_open(&s.target, out_filename, o->out_fmt, IMG_RDWR | IMG_QUIET, cache, &err) < 0) {
+    if (image_open(&s.target, out_filename, o->out_fmt, IMG_RDWR | IMG_QUIET | IMG_UNMAP, cache,
+                   &err) < 0) {
         err_report(&err);
         goto out;
     }
@@ -742,6 +746,10 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
     } else {
         /* a new image reads as zeros, unless -S 0 asks for every byte to be written */
         s.has_zero_init = s.min_sparse && !s.target_has_backing;
+    }
+    if (s.target_has_backing) {
+        s.target_backing_sectors = s.target->backing ? s.target->backing->size / SECTOR
+                                                     : UINT64_MAX;
     }
     s.alignment = s.min_sparse ? pow2floor(s.min_sparse) : 1;
     if (s.out_of_order && s.target->file && s.target->file->direct) {

@@ -3,9 +3,9 @@
  * qcow2_lookup() over standard and extended L2 entries, reading and block
  * status.
  *
- * The cache is shared by all requests on an image and guarded by
- * img->lock; data is read outside the lock into the caller's buffer, so
- * requests proceed in parallel.
+ * The cache (cache.c) is shared by all requests on an image and guarded
+ * by img->lock; data is read outside the lock into the caller's buffer,
+ * so reads proceed in parallel.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +17,7 @@
 #include "qcow2_int.h"
 
 #define L2_CACHE_MAX_BYTES (32ULL << 20)     /* qemu's default ceiling */
-#define L2_CACHE_WAYS 4
+#define RC_CACHE_MIN_ENTRIES 16
 
 int qcow2_cache_init(struct image *img, struct err *err)
 {
@@ -28,53 +28,16 @@ int qcow2_cache_init(struct image *img, struct err *err)
     uint64_t slots = MIN(needed, cap);
 
     (void)err;
-    slots = round_up(MAX(slots, (uint64_t)L2_CACHE_WAYS), L2_CACHE_WAYS);
-    s->l2_cache_slots = (size_t)slots;
-    s->l2_cache = xcalloc(s->l2_cache_slots, sizeof(*s->l2_cache));
+    qcache_init(&s->l2_cache, "L2", (size_t)slots, s->cluster_size);
+    qcache_init(&s->rc_cache, "refcount", (size_t)MAX(slots / 4, RC_CACHE_MIN_ENTRIES),
+                s->cluster_size);
     return 0;
 }
 
 void qcow2_cache_free(struct qcow2 *s)
 {
-    for (size_t i = 0; i < s->l2_cache_slots; i++) {
-        free(s->l2_cache[i].table);
-    }
-    free(s->l2_cache);
-    s->l2_cache = NULL;
-    s->l2_cache_slots = 0;
-}
-
-/*
- * The L2 table at host offset l2_off, from the cache or the file.
- * Call with img->lock held; the table stays valid until the lock is dropped.
- */
-static const uint8_t *l2_get(struct image *img, uint64_t l2_off, struct err *err)
-{
-    struct qcow2 *s = qcow2_state(img);
-    size_t sets = s->l2_cache_slots / L2_CACHE_WAYS;
-    size_t set = (size_t)((l2_off >> s->cluster_bits) % sets) * L2_CACHE_WAYS;
-    struct l2_slot *victim = &s->l2_cache[set];
-
-    for (size_t w = 0; w < L2_CACHE_WAYS; w++) {
-        struct l2_slot *slot = &s->l2_cache[set + w];
-        if (slot->table && slot->offset == l2_off) {
-            slot->last_use = ++s->l2_clock;
-            return slot->table;
-        }
-        if (!slot->table || slot->last_use < victim->last_use) {
-            victim = slot;
-        }
-    }
-    if (!victim->table) {
-        victim->table = xmalloc(s->cluster_size);
-    }
-    victim->offset = 0;
-    if (file_pread(img->file, l2_off, victim->table, s->cluster_size, err) < 0) {
-        return NULL;
-    }
-    victim->offset = l2_off;
-    victim->last_use = ++s->l2_clock;
-    return victim->table;
+    qcache_free(&s->l2_cache);
+    qcache_free(&s->rc_cache);
 }
 
 /* Kind and host offset of one subcluster; *host is the entry for compressed clusters. */
@@ -141,6 +104,17 @@ static bool has_host(enum qcow2_kind k)
 int qcow2_lookup(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind *kind,
                  uint64_t *host, uint64_t *pnum, struct err *err)
 {
+    int ret;
+
+    pthread_mutex_lock(&img->lock);
+    ret = qcow2_lookup_locked(img, off, len, kind, host, pnum, err);
+    pthread_mutex_unlock(&img->lock);
+    return ret;
+}
+
+int qcow2_lookup_locked(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind *kind,
+                        uint64_t *host, uint64_t *pnum, struct err *err)
+{
     struct qcow2 *s = qcow2_state(img);
     uint64_t span_bits = s->cluster_bits + s->l2_bits;
     uint64_t l1_index = off >> span_bits;
@@ -163,8 +137,7 @@ int qcow2_lookup(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind 
                        ")", l2_off, l1_index);
     }
 
-    pthread_mutex_lock(&img->lock);
-    l2 = l2_get(img, l2_off, err);
+    l2 = qcache_get(img, &s->l2_cache, l2_off, true, err);
     if (!l2) {
         ret = -EIO;
         goto out;
@@ -201,7 +174,6 @@ int qcow2_lookup(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind 
     }
     *pnum = pos - off;
 out:
-    pthread_mutex_unlock(&img->lock);
     if (ret < 0 && !err_isset(err)) {
         ret = err_set(err, ret, "Could not read L2 table at %#" PRIx64, l2_off);
     }
@@ -226,7 +198,11 @@ static int read_backing(struct image *img, uint64_t off, uint8_t *buf, uint64_t 
     return 0;
 }
 
-int qcow2_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err)
+/* The read loop; lookup is qcow2_lookup or qcow2_lookup_locked. */
+static int read_with(struct image *img, uint64_t off, void *buf, size_t len,
+                     int (*lookup)(struct image *, uint64_t, uint64_t, enum qcow2_kind *,
+                                   uint64_t *, uint64_t *, struct err *),
+                     struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     uint8_t *out = buf;
@@ -237,7 +213,7 @@ int qcow2_read(struct image *img, uint64_t off, void *buf, size_t len, struct er
         enum qcow2_kind kind;
         uint64_t host, n;
 
-        ret = qcow2_lookup(img, off, len, &kind, &host, &n, err);
+        ret = lookup(img, off, len, &kind, &host, &n, err);
         if (ret < 0) {
             break;
         }
@@ -269,6 +245,16 @@ int qcow2_read(struct image *img, uint64_t off, void *buf, size_t len, struct er
     }
     free(cbuf);
     return ret;
+}
+
+int qcow2_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err)
+{
+    return read_with(img, off, buf, len, qcow2_lookup, err);
+}
+
+int qcow2_read_locked(struct image *img, uint64_t off, void *buf, size_t len, struct err *err)
+{
+    return read_with(img, off, buf, len, qcow2_lookup_locked, err);
 }
 
 int qcow2_block_status(struct image *img, uint64_t off, uint64_t len, struct block_status *bs,

@@ -1,6 +1,7 @@
 /*
- * compress.c - reading compressed qcow2 clusters (zlib raw deflate or
- * zstd, per the header's compression type).
+ * compress.c - compressed qcow2 clusters (zlib raw deflate or zstd, per
+ * the header's compression type): decompressing for reads, compressing
+ * for compressed writes.
  *
  * A compressed cluster descriptor (L2 entry with bit 62 set) holds the
  * host byte offset in its low x = 62 - (cluster_bits - 8) bits and, above
@@ -95,4 +96,29 @@ int qcow2_decompress_cluster(struct image *img, uint64_t l2e, uint8_t *out, stru
     }
     free(in);
     return ret;
+}
+
+long qcow2_compress_cluster(const struct qcow2 *s, const uint8_t *in, uint8_t *out, size_t max)
+{
+    if (s->compression_type) {
+        size_t n = ZSTD_compress(out, max, in, s->cluster_size, ZSTD_CLEVEL_DEFAULT);
+        return ZSTD_isError(n) ? -1 : (long)n;
+    }
+    z_stream z;
+    long n = -1;
+
+    memset(&z, 0, sizeof(z));
+    /* raw deflate, 4 KiB window: what qemu writes and reads */
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return -1;
+    }
+    z.next_in = (uint8_t *)in;
+    z.avail_in = (uInt)s->cluster_size;
+    z.next_out = out;
+    z.avail_out = (uInt)max;
+    if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
+        n = (long)(max - z.avail_out);
+    }
+    deflateEnd(&z);
+    return n;
 }

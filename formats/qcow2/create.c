@@ -90,20 +90,6 @@ struct builder {
     uint64_t l2_offset;         /* its host offset, 0 = none */
 };
 
-static inline void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static inline void put_be64(uint8_t *p, uint64_t v)
-{
-    put_be32(p, (uint32_t)(v >> 32));
-    put_be32(p + 4, (uint32_t)v);
-}
-
 static uint64_t div_round_up(uint64_t a, uint64_t b)
 {
     return a / b + (a % b != 0);
@@ -114,37 +100,12 @@ static uint64_t div_round_up(uint64_t a, uint64_t b)
 
 static uint64_t rc_get(const struct builder *b, const uint8_t *blk, uint64_t i)
 {
-    unsigned bits = 1u << b->p->refcount_order;
-
-    switch (bits) {
-    case 64: return be64(blk + i * 8);
-    case 32: return be32(blk + i * 4);
-    case 16: return be16(blk + i * 2);
-    case 8: return blk[i];
-    default: {
-        /* sub-byte widths: bit 0 is the least significant bit of the byte */
-        uint64_t bit = i * bits;
-        return (blk[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
-    }
-    }
+    return qcow2_rc_get(b->p->refcount_order, blk, i);
 }
 
 static void rc_set(const struct builder *b, uint8_t *blk, uint64_t i, uint64_t v)
 {
-    unsigned bits = 1u << b->p->refcount_order;
-
-    switch (bits) {
-    case 64: put_be64(blk + i * 8, v); break;
-    case 32: put_be32(blk + i * 4, (uint32_t)v); break;
-    case 16: blk[i * 2] = (uint8_t)(v >> 8); blk[i * 2 + 1] = (uint8_t)v; break;
-    case 8: blk[i] = (uint8_t)v; break;
-    default: {
-        uint64_t bit = i * bits;
-        unsigned mask = ((1u << bits) - 1) << (bit % 8);
-        blk[bit / 8] = (uint8_t)((blk[bit / 8] & ~mask) | ((unsigned)v << (bit % 8) & mask));
-        break;
-    }
-    }
+    qcow2_rc_set(b->p->refcount_order, blk, i, v);
 }
 
 static uint64_t refcount(const struct builder *b, uint64_t cluster)
@@ -187,22 +148,7 @@ again:
 /* Refcount blocks that count clusters plus themselves and their table. */
 static uint64_t refblocks_needed(const struct builder *b, uint64_t clusters, bool generous)
 {
-    uint64_t per_block = 1ULL << b->rb_bits, per_table_cluster = b->cs / REFTABLE_ENTRY_SIZE;
-    uint64_t blocks = 0, table = 0, n = 0, last;
-
-    do {
-        last = n;
-        blocks = div_round_up(clusters + table + blocks, per_block);
-        table = div_round_up(blocks, per_table_cluster);
-        n = clusters + blocks + table;
-        if (n == last && generous) {
-            /* room for half as many table clusters again */
-            clusters += div_round_up(table, 2);
-            n = 0;
-            generous = false;
-        }
-    } while (n != last);
-    return blocks;
+    return qcow2_refblocks_needed(b->cs, b->rb_bits, clusters, generous);
 }
 
 static int update_refcount(struct builder *b, uint64_t first, uint64_t n, int addend);

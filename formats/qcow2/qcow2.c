@@ -28,6 +28,24 @@ int qcow2_signal_corruption(struct image *img, struct err *err, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if ((img->flags & IMG_RDWR) && !img->broken) {
+        /*
+         * Writable: mark the image corrupt (compat=1.1 keeps the bit) and
+         * refuse every further request, as qemu does. Callers hold img->lock.
+         */
+        img->broken = true;
+        fflush(stdout);
+        fprintf(stderr, "qcow2: Marking image as corrupt: %s; further corruption events will "
+                "be suppressed\n", msg);
+        if (s->version >= 3) {
+            uint8_t be[8];
+            s->incompat |= QCOW2_INCOMPAT_CORRUPT;
+            put_be64(be, s->incompat);
+            qcow2_write_header_field(img, QH_INCOMPAT, be, sizeof(be), NULL);
+        }
+        s->corruption_reported = true;
+        return err_set(err, -EIO, "%s", msg);
+    }
     /* callers may hold img->lock (the L2 walk does): a lock-free once-only flag */
     if (!__atomic_exchange_n(&s->corruption_reported, true, __ATOMIC_SEQ_CST)) {
         fflush(stdout);
@@ -200,6 +218,9 @@ static void qcow2_close(struct image *img)
 {
     struct qcow2 *s = qcow2_state(img);
 
+    if (s->l2_cache.slots) {
+        qcow2_close_writes(img);
+    }
     qcow2_cache_free(s);
     qcow2_free_refcounts(s);
     qcow2_free_snapshots(s);
@@ -497,6 +518,12 @@ static int qcow2_open(struct image *img, struct err *err)
         goto fail;
     }
     s->metadata_prealloc = -1;
+    if ((s->incompat & QCOW2_INCOMPAT_DIRTY) && (img->flags & IMG_RDWR)) {
+        /* qemu repairs the refcounts here (check -r all); that is issue 5's repair */
+        ret = err_set(err, -ENOTSUP, "qcow2 image is dirty: its refcounts must be repaired "
+                      "first (imgsh cannot repair yet; run 'qemu-img check -r all')");
+        goto fail;
+    }
     return 0;
 
 fail:
@@ -567,6 +594,11 @@ const struct fmt_driver fmt_qcow2 = {
     .open = qcow2_open,
     .close = qcow2_close,
     .read = qcow2_read,
+    .write = qcow2_write,
+    .write_zeroes = qcow2_write_zeroes,
+    .discard = qcow2_discard,
+    .write_compressed = qcow2_write_compressed,
+    .flush = qcow2_flush,
     .block_status = qcow2_block_status,
     .get_info = qcow2_get_info,
     .snapshot_list = qcow2_snapshot_list_hook,

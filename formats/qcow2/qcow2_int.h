@@ -9,8 +9,10 @@
  *
  * Files: qcow2.c (probe, open, header and extensions, info, driver table),
  * cluster.c (L2 cache, guest-to-host lookup, read, block status),
- * compress.c (zlib/zstd cluster decompression), snapshot.c (snapshot
- * table), bitmap.c (bitmap directory), create.c (new images).
+ * compress.c (zlib/zstd cluster (de)compression), snapshot.c (snapshot
+ * table), bitmap.c (bitmap directory), create.c (new images), cache.c
+ * (L2 and refcount block caches), refcount.c (reference counts and the
+ * cluster allocator), write.c (guest writes, zero writes, discard).
  */
 #ifndef IMGSH_QCOW2_INT_H
 #define IMGSH_QCOW2_INT_H
@@ -119,10 +121,21 @@ struct qcow2_bitmap {
     uint32_t table_size;
 };
 
-struct l2_slot {
-    uint64_t offset;        /* host offset of the cached L2 table, 0 = empty */
+/* One cached metadata cluster (cache.c). */
+struct qcache_slot {
+    uint64_t offset;        /* host offset of the cached table, 0 = empty */
     uint64_t last_use;
-    uint8_t *table;
+    uint8_t *table;         /* on-disk (big-endian) bytes */
+    bool dirty;             /* changed since read: written back before eviction */
+};
+
+struct qcache {
+    const char *name;
+    struct qcache_slot *slots;
+    size_t nslots;
+    uint64_t table_size;
+    uint64_t clock;
+    struct qcache *depends; /* flushed (with the file) before our dirty entries go out */
 };
 
 struct qcow2 {
@@ -166,21 +179,25 @@ struct qcow2 {
     struct luks_header luks;    /* valid when crypt_method is LUKS and the open is NO_IO */
 
     struct qcow2_snapshot *snapshots;
+    uint64_t snapshots_size;    /* bytes of the snapshot table */
     struct qcow2_bitmap *bitmaps;
     uint64_t file_length;       /* of img->file at open */
 
     /* refcounts, loaded on demand; guarded by img->lock */
     uint64_t *reftable;
     size_t reftable_entries;
-    uint8_t *refblock;          /* one cached refcount block */
-    uint64_t refblock_cached_offset;
+    struct qcache rc_cache;     /* refcount blocks */
     int metadata_prealloc;      /* -1 unknown, 0 no, 1 yes (see refcount.c) */
     bool corruption_reported;   /* the first corruption event was printed */
 
     /* L2 cache; guarded by img->lock */
-    struct l2_slot *l2_cache;
-    size_t l2_cache_slots;
-    uint64_t l2_clock;
+    struct qcache l2_cache;
+
+    /* writing (write.c, refcount.c); guarded by img->lock */
+    uint64_t free_cluster_index;    /* the search for free clusters starts here */
+    uint64_t free_byte_offset;      /* where the next compressed cluster may go, 0 = none */
+    bool marked_dirty;              /* lazy refcounts: the dirty bit is set on disk */
+    bool punch_freed;               /* a discard request: freed clusters become holes */
 };
 
 static inline struct qcow2 *qcow2_state(struct image *img)
@@ -204,9 +221,30 @@ static inline struct file *qcow2_data_file(struct image *img)
 int qcow2_signal_corruption(struct image *img, struct err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* cache.c (all with img->lock held) */
+void qcache_init(struct qcache *c, const char *name, size_t entries, uint64_t table_size);
+void qcache_free(struct qcache *c);
+/* The table at host offset; read from the file, or zero-filled when !read. */
+uint8_t *qcache_get(struct image *img, struct qcache *c, uint64_t offset, bool read,
+                    struct err *err);
+void qcache_mark_dirty(struct qcache *c, const uint8_t *table);
+/* Write every dirty entry (after the cache c depends on). */
+int qcache_flush(struct image *img, struct qcache *c, struct err *err);
+/* c's dirty entries may reach the file only after dep's. */
+int qcache_set_dependency(struct image *img, struct qcache *c, struct qcache *dep,
+                          struct err *err);
+/* Drop the entry for offset without writing it (its cluster was freed). */
+void qcache_forget(struct qcache *c, uint64_t offset);
+bool qcache_dirty(const struct qcache *c);
+
 /* cluster.c */
 int qcow2_cache_init(struct image *img, struct err *err);
 void qcow2_cache_free(struct qcow2 *s);
+/* qcow2_lookup with img->lock already held. */
+int qcow2_lookup_locked(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind *kind,
+                        uint64_t *host, uint64_t *pnum, struct err *err);
+/* qcow2_read with img->lock already held (copy-on-write reads the old data). */
+int qcow2_read_locked(struct image *img, uint64_t off, void *buf, size_t len, struct err *err);
 int qcow2_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err);
 int qcow2_block_status(struct image *img, uint64_t off, uint64_t len, struct block_status *bs,
                        struct err *err);
@@ -225,6 +263,12 @@ int qcow2_lookup(struct image *img, uint64_t off, uint64_t len, enum qcow2_kind 
  * (cluster_size bytes). Errors name the guest offset.
  */
 int qcow2_decompress_cluster(struct image *img, uint64_t l2e, uint8_t *out, struct err *err);
+/*
+ * Compress one cluster (cluster_size bytes of in) into at most max bytes of
+ * out; returns the compressed length, or -1 when it does not fit.
+ * Thread-safe: for the worker pool.
+ */
+long qcow2_compress_cluster(const struct qcow2 *s, const uint8_t *in, uint8_t *out, size_t max);
 
 /* snapshot.c */
 int qcow2_read_snapshots(struct image *img, struct err *err);
@@ -234,11 +278,57 @@ int qcow2_snapshot_list(struct image *img, struct snapshot_info **list, size_t *
 int qcow2_snapshot_load(struct image *img, const char *id, const char *name, struct err *err);
 
 /* refcount.c */
+/* Refcount entry i of a refcount block, and setting it, for 2^order-bit refcounts. */
+uint64_t qcow2_rc_get(unsigned order, const uint8_t *block, uint64_t i);
+void qcow2_rc_set(unsigned order, uint8_t *block, uint64_t i, uint64_t v);
 int qcow2_get_refcount(struct image *img, uint64_t cluster, uint64_t *refcount,
                        struct err *err);
+/* The same with img->lock held. */
+int qcow2_get_refcount_locked(struct image *img, uint64_t cluster, uint64_t *refcount,
+                              struct err *err);
+/*
+ * Add addend to the refcount of every cluster touching [offset,
+ * offset+length); new refcount blocks come from the allocator. A count
+ * leaving 0..max is a corruption event. img->lock held.
+ */
+int qcow2_update_refcount(struct image *img, uint64_t offset, uint64_t length, int addend,
+                          struct err *err);
+/*
+ * Refcount blocks needed to count clusters plus the blocks and the table
+ * themselves (generous: with room for half as many table clusters again).
+ */
+uint64_t qcow2_refblocks_needed(uint64_t cluster_size, unsigned rb_bits, uint64_t clusters,
+                                bool generous);
+/* Allocate n contiguous clusters (refcount 1); returns the host offset or negative errno. */
+int64_t qcow2_alloc_clusters(struct image *img, uint64_t n, struct err *err);
+/* Allocate size bytes (< one cluster) for compressed data; host offset or negative errno. */
+int64_t qcow2_alloc_bytes(struct image *img, uint64_t size, struct err *err);
+/* Drop the reference an L2 entry held on its host cluster(s) (standard or compressed). */
+int qcow2_free_l2_entry(struct image *img, uint64_t l2e, struct err *err);
 void qcow2_free_refcounts(struct qcow2 *s);
 /* 1 when the image looks preallocated with metadata, 0 if not, negative errno. */
 int qcow2_detect_metadata_prealloc(struct image *img, struct err *err);
+
+/* write.c */
+int qcow2_write(struct image *img, uint64_t off, const void *buf, size_t len, struct err *err);
+int qcow2_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                       struct err *err);
+int qcow2_discard(struct image *img, uint64_t off, uint64_t len, struct err *err);
+int qcow2_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
+                           struct err *err);
+int qcow2_flush(struct image *img, struct err *err);
+/* Flush caches and clear the dirty bit (lazy refcounts) before close. */
+void qcow2_close_writes(struct image *img);
+/* Flush with img->lock held. */
+int qcow2_flush_locked(struct image *img, struct err *err);
+/*
+ * Before writing guest data or metadata to [offset, offset+len) of the
+ * image file: refuse (a corruption event) when it overlaps metadata.
+ */
+int qcow2_check_overlap(struct image *img, uint64_t offset, uint64_t len, struct err *err);
+/* Write one header field (v3 feature bits, reftable or L1 location) in place. */
+int qcow2_write_header_field(struct image *img, unsigned at, const void *bytes, size_t len,
+                             struct err *err);
 
 /* bitmap.c */
 int qcow2_check_bitmaps_ext(struct qcow2 *s, uint32_t reserved, struct err *err);

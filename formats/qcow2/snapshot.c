@@ -101,6 +101,7 @@ int qcow2_read_snapshots(struct image *img, struct err *err)
         free(var);
         off += entry_len;
     }
+    s->snapshots_size = total;
     return 0;
 }
 
