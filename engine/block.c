@@ -305,22 +305,55 @@ int image_discard(struct image *img, uint64_t off, uint64_t len, struct err *err
     return img->drv->discard(img, off, len, err);
 }
 
-int image_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
-                           struct err *err)
+static int check_compressed(struct image *img, uint64_t off, size_t len, struct err *err)
 {
-    int ret;
-
     if (!(img->flags & IMG_RDWR)) {
         return err_set(err, -EPERM, "image '%s' is read-only", img->filename);
     }
-    if (!img->drv->write_compressed) {
+    if (!img->drv->write_compressed || !img->cluster_size) {
         return err_set(err, -ENOTSUP, "Operation not supported");
     }
-    ret = check_range(img, off, len, err);
+    return check_range(img, off, len, err);
+}
+
+size_t image_compress(struct image *img, const void *raw, size_t len, void *out)
+{
+    return img->drv->compress(img, raw, len, out);
+}
+
+int image_write_compressed_cluster(struct image *img, uint64_t off, const void *raw, size_t len,
+                                   const void *cdata, size_t clen, struct err *err)
+{
+    int ret = check_compressed(img, off, len, err);
+
+    if (ret < 0) {
+        return ret;
+    }
+    /* len 0 ends a stream of compressed writes (qcow2 aligns its file end) */
+    return img->drv->write_compressed(img, off, raw, len, cdata, clen, err);
+}
+
+int image_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
+                           struct err *err)
+{
+    const uint8_t *p = buf;
+    uint8_t *out;
+    int ret = check_compressed(img, off, len, err);
+
     if (ret < 0 || len == 0) {
         return ret;
     }
-    return img->drv->write_compressed(img, off, buf, len, err);
+    out = xmalloc((size_t)img->cluster_size);
+    while (ret == 0 && len) {
+        size_t n = (size_t)MIN((uint64_t)len, img->cluster_size - off % img->cluster_size);
+        size_t clen = image_compress(img, p, n, out);
+        ret = img->drv->write_compressed(img, off, p, n, out, clen, err);
+        off += n;
+        p += n;
+        len -= n;
+    }
+    free(out);
+    return ret;
 }
 
 int image_snapshot_load(struct image *img, const char *id, const char *name, struct err *err)

@@ -35,6 +35,7 @@ struct image {
     unsigned flags;             /* enum image_flags */
     enum cache_mode cache;
     uint64_t size;              /* virtual size in bytes */
+    uint64_t cluster_size;      /* allocation unit, set by the driver; 0 = none */
     char *backing_file;         /* as recorded in the image, or NULL */
     char *backing_fmt;          /* as recorded, or NULL */
     struct image *backing;      /* opened backing image, or NULL */
@@ -68,9 +69,22 @@ int image_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_u
                        struct err *err);
 /* Deallocate [off, off+len) where the format can; does nothing without a discard hook. */
 int image_discard(struct image *img, uint64_t off, uint64_t len, struct err *err);
-/* Compressed write of whole clusters; -ENOTSUP for formats that cannot compress. */
+/*
+ * Compressed write of whole clusters (the last one may be short at the end
+ * of the image); -ENOTSUP for formats that cannot compress.
+ */
 int image_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
                            struct err *err);
+/*
+ * The same in two steps, one cluster at a time, for callers that compress
+ * on many threads: image_compress() (thread-safe; out has cluster_size
+ * bytes; returns the compressed length, 0 = store raw), then, in the order
+ * the clusters should land, image_write_compressed_cluster(). A last call
+ * with len 0 ends the stream, as qemu-img convert -c does.
+ */
+size_t image_compress(struct image *img, const void *raw, size_t len, void *out);
+int image_write_compressed_cluster(struct image *img, uint64_t off, const void *raw, size_t len,
+                                   const void *cdata, size_t clen, struct err *err);
 int image_flush(struct image *img, struct err *err);
 /* Show an internal snapshot's data on a read-only image (convert -l). */
 int image_snapshot_load(struct image *img, const char *id, const char *name, struct err *err);

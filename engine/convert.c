@@ -73,6 +73,9 @@ struct slot {
     bool submitted;
     int ret;                    /* 0, or negative errno of a failed read/write */
     bool write_failed;          /* ret is from writing (else reading) */
+    uint8_t *cbuf;              /* -c: the compressed cluster */
+    size_t clen;                /* its length; 0 = store the data as it is */
+    bool zero_skip;             /* -c: all zeros on a target that reads as zeros */
 };
 
 struct convert {
@@ -88,6 +91,8 @@ struct convert {
     uint64_t alignment;         /* sectors, a power of two */
     bool has_zero_init;         /* the target reads as zeros already */
     bool target_has_backing;
+    bool compress;              /* -c: one cluster per data chunk, compressed */
+    uint64_t cluster_sectors;   /* the target's cluster size, with -c */
     uint64_t target_backing_sectors;   /* size of the target's backing file */
     bool copy_range;            /* -C */
     bool out_of_order;          /* -W */
@@ -184,7 +189,16 @@ static int plan_chunk(struct convert *s, uint64_t sector, uint64_t *n_out,
     }
     n = MIN(n, s->next_status - sector);
     if (s->status == CHUNK_DATA) {
-        n = MIN(n, BUF_SECTORS);
+        n = MIN(n, s->compress ? s->cluster_sectors : BUF_SECTORS);
+    }
+    if (s->compress) {
+        /* whole clusters only: a shorter run makes its cluster data */
+        if (n < s->cluster_sectors) {
+            n = MIN(s->cluster_sectors, s->total - sector);
+            s->status = CHUNK_DATA;
+        } else {
+            n = round_down(n, s->cluster_sectors);
+        }
     }
     *n_out = n;
     *status_out = s->status;
@@ -393,6 +407,14 @@ static int write_chunk(struct slot *sl)
         ret = write_zeroes(s, sector, sl->n, &err);
         break;
     case CHUNK_DATA:
+        if (s->compress) {
+            if (!sl->zero_skip) {
+                ret = image_write_compressed_cluster(s->target, sector * SECTOR, sl->buf,
+                                                     (size_t)(sl->n * SECTOR), sl->cbuf,
+                                                     sl->clen, &err);
+            }
+            break;
+        }
         for (size_t i = 0; i < sl->npieces && ret == 0; i++) {
             const struct piece *p = &sl->pieces[i];
             if (p->data) {
@@ -418,7 +440,13 @@ static void slot_run(struct work *w)
     sl->write_failed = false;
     if (sl->status == CHUNK_DATA) {
         sl->ret = read_chunk(sl);
-        if (sl->ret == 0) {
+        if (sl->ret == 0 && sl->s->compress) {
+            /* compressing here puts every core to work; the writes stay in order */
+            const struct convert *s = sl->s;
+            size_t len = (size_t)(sl->n * SECTOR);
+            sl->zero_skip = s->has_zero_init && s->min_sparse && buf_is_zero(sl->buf, len);
+            sl->clen = sl->zero_skip ? 0 : image_compress(s->target, sl->buf, len, sl->cbuf);
+        } else if (sl->ret == 0) {
             split_chunk(sl);
         }
     }
@@ -486,6 +514,9 @@ static int convert_copy(struct convert *s, unsigned njobs)
                 if (!sl->buf) {
                     sl->buf = xmalloc_io(CONVERT_BUF);
                     sl->pieces = xmalloc(BUF_SECTORS * sizeof(*sl->pieces));
+                    if (s->compress) {
+                        sl->cbuf = xmalloc((size_t)(s->cluster_sectors * SECTOR));
+                    }
                 }
             }
             if (st == CHUNK_DATA || s->out_of_order) {
@@ -513,6 +544,7 @@ static int convert_copy(struct convert *s, unsigned njobs)
     for (unsigned i = 0; i < njobs; i++) {
         free(slots[i].buf);
         free(slots[i].pieces);
+        free(slots[i].cbuf);
     }
     free(slots);
     return ret;
@@ -642,8 +674,7 @@ static int create_target(const struct convert_opts *o, const char *out_filename,
                      "multiple input images");
         goto out;
     }
-    if (o->compress) {
-        /* no driver offers compressed writes yet */
+    if (o->compress && !drv->write_compressed) {
         error_printf("Compression not supported for this file format");
         goto out;
     }
@@ -728,7 +759,7 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
         goto out;
     }
     if (o->skip_create) {
-        if (o->compress) {
+        if (o->compress && !s.target->drv->write_compressed) {
             error_printf("Compression not supported for this file format");
             goto out;
         }
@@ -746,6 +777,14 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
     } else {
         /* a new image reads as zeros, unless -S 0 asks for every byte to be written */
         s.has_zero_init = s.min_sparse && !s.target_has_backing;
+    }
+    if (o->compress) {
+        s.compress = true;
+        s.cluster_sectors = s.target->cluster_size / SECTOR;
+        if (s.cluster_sectors == 0 || s.cluster_sectors > BUF_SECTORS) {
+            error_printf("invalid cluster size");
+            goto out;
+        }
     }
     if (s.target_has_backing) {
         s.target_backing_sectors = s.target->backing ? s.target->backing->size / SECTOR
@@ -765,6 +804,10 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
         goto out;
     }
     if (convert_copy(&s, o->jobs) < 0) {
+        goto out;
+    }
+    if (s.compress && image_write_compressed_cluster(s.target, 0, NULL, 0, NULL, 0, &err) < 0) {
+        err_report(&err);
         goto out;
     }
     if (image_flush(s.target, &err) < 0) {

@@ -148,12 +148,19 @@ struct fmt_driver {
      */
     int (*discard)(struct image *img, uint64_t off, uint64_t len, struct err *err);
     /*
-     * Write whole clusters compressed (off cluster aligned; len a whole
-     * number of clusters, or up to the end of the image). NULL: the format
-     * cannot compress ("Operation not supported").
+     * Compressed writes go one cluster (img->cluster_size bytes; less for
+     * the last cluster of the image) at a time, in two steps so that the
+     * compression runs on many threads while the writes go in order:
+     * compress() is thread-safe and returns the compressed length in out
+     * (cluster_size bytes of room), or 0 when the data does not compress;
+     * write_compressed() stores the cluster at off (cluster aligned): the
+     * compressed bytes, or with clen 0 the raw data as a normal cluster;
+     * len 0 ends a stream of compressed writes.
+     * NULL: the format cannot compress ("Operation not supported").
      */
-    int (*write_compressed)(struct image *img, uint64_t off, const void *buf, size_t len,
-                            struct err *err);
+    size_t (*compress)(struct image *img, const void *raw, size_t len, void *out);
+    int (*write_compressed)(struct image *img, uint64_t off, const void *raw, size_t len,
+                            const void *cdata, size_t clen, struct err *err);
     /* Make written data and metadata stable. NULL: flush img->file only. */
     int (*flush)(struct image *img, struct err *err);
 

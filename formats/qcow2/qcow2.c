@@ -335,6 +335,7 @@ static int qcow2_open(struct image *img, struct err *err)
         return err_set(err, -EINVAL, "Unsupported cluster size: 2^%" PRIu32, s->cluster_bits);
     }
     s->cluster_size = 1ULL << s->cluster_bits;
+    img->cluster_size = s->cluster_size;
     backing_off = be64(head + QH_BACKING_OFFSET);
     backing_len = be32(head + QH_BACKING_SIZE);
     size = be64(head + QH_SIZE);
@@ -597,6 +598,7 @@ const struct fmt_driver fmt_qcow2 = {
     .write = qcow2_write,
     .write_zeroes = qcow2_write_zeroes,
     .discard = qcow2_discard,
+    .compress = qcow2_compress,
     .write_compressed = qcow2_write_compressed,
     .flush = qcow2_flush,
     .block_status = qcow2_block_status,

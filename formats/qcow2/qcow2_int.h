@@ -314,8 +314,9 @@ int qcow2_write(struct image *img, uint64_t off, const void *buf, size_t len, st
 int qcow2_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
                        struct err *err);
 int qcow2_discard(struct image *img, uint64_t off, uint64_t len, struct err *err);
-int qcow2_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
-                           struct err *err);
+size_t qcow2_compress(struct image *img, const void *raw, size_t len, void *out);
+int qcow2_write_compressed(struct image *img, uint64_t off, const void *raw, size_t len,
+                           const void *cdata, size_t clen, struct err *err);
 int qcow2_flush(struct image *img, struct err *err);
 /* Flush caches and clear the dirty bit (lazy refcounts) before close. */
 void qcow2_close_writes(struct image *img);

@@ -784,33 +784,57 @@ int qcow2_discard(struct image *img, uint64_t off, uint64_t len, struct err *err
 /* ------------------------------------------------------------------------ */
 /* compressed writes                                                          */
 
-static int write_compressed_cluster(struct image *img, uint64_t off, const uint8_t *data,
-                                    size_t len, struct err *err)
+size_t qcow2_compress(struct image *img, const void *raw, size_t len, void *out)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t cs = s->cluster_size;
-    uint8_t *in = NULL, *out = xmalloc((size_t)cs);
-    const uint8_t *src = data;
-    int64_t clen, host;
+    uint8_t *padded = NULL;
+    long clen;
+
+    if (len < s->cluster_size) {
+        /* the last cluster of the image: compressed as a whole cluster */
+        padded = xcalloc(1, (size_t)s->cluster_size);
+        memcpy(padded, raw, len);
+        raw = padded;
+    }
+    clen = qcow2_compress_cluster(s, raw, out, (size_t)s->cluster_size - 1);
+    free(padded);
+    return clen < 0 ? 0 : (size_t)clen;
+}
+
+int qcow2_write_compressed(struct image *img, uint64_t off, const void *raw, size_t len,
+                           const void *cdata, size_t clen, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
     uint64_t l2_off, idx, e, x, sectors;
+    int64_t host;
     uint8_t *t;
     int ret;
 
-    if (len < cs) {
-        in = xcalloc(1, (size_t)cs);
-        memcpy(in, data, len);
-        src = in;
+    if (s->data_file) {
+        return err_set(err, -ENOTSUP, "Operation not supported");
     }
-    /* compress outside the lock: this is where the time goes */
-    clen = qcow2_compress_cluster(s, src, out, (size_t)cs - 1);
+    if (len == 0) {
+        /* the end of a compressed stream: the file ends on a 512-byte boundary, as qemu's */
+        int64_t flen;
+        pthread_mutex_lock(&img->lock);
+        flen = file_length(img->file, err);
+        ret = flen < 0 ? (int)flen
+                       : file_truncate(img->file, round_up((uint64_t)flen, 512), PREALLOC_OFF, err);
+        pthread_mutex_unlock(&img->lock);
+        return ret;
+    }
+    if (off % s->cluster_size || (len != s->cluster_size && off + len != img->size) ||
+        len > s->cluster_size) {
+        return err_set(err, -EINVAL, "Invalid argument");
+    }
     pthread_mutex_lock(&img->lock);
     ret = usable(img, err);
     if (ret < 0) {
         goto out;
     }
-    if (clen < 0) {
+    if (!clen) {
         /* does not compress: stored as a normal cluster */
-        ret = write_l2_span(img, off, data, len, err);
+        ret = write_l2_span(img, off, raw, len, err);
         goto out;
     }
     ret = writable_l2(img, off >> (s->cluster_bits + s->l2_bits), &l2_off, err);
@@ -826,20 +850,21 @@ static int write_compressed_cluster(struct image *img, uint64_t off, const uint8
     e = l2_entry(s, t, idx);
     if ((e & (L2E_OFFSET_MASK | QCOW_OFLAG_COMPRESSED)) ||
         (s->extended_l2 && (l2_bitmap(s, t, idx) & L2_BITMAP_ALL_ALLOC))) {
-        ret = err_set(err, -EIO, "Compression can't overwrite anything");
+        /* compression cannot overwrite anything */
+        ret = err_set(err, -EIO, "Input/output error");
         goto out;
     }
-    host = qcow2_alloc_bytes(img, (uint64_t)clen, err);
+    host = qcow2_alloc_bytes(img, clen, err);
     if (host < 0) {
         ret = (int)host;
         goto out;
     }
-    ret = data_pwrite(img, (uint64_t)host, out, (uint64_t)clen, err);
+    ret = data_pwrite(img, (uint64_t)host, cdata, clen, err);
     if (ret < 0) {
         goto out;
     }
     x = 62 - (s->cluster_bits - 8);
-    sectors = (((uint64_t)host + (uint64_t)clen - 1) >> 9) - ((uint64_t)host >> 9);
+    sectors = (((uint64_t)host + clen - 1) >> 9) - ((uint64_t)host >> 9);
     t = l2_table(img, l2_off, err);
     if (!t) {
         ret = -EIO;
@@ -849,31 +874,6 @@ static int write_compressed_cluster(struct image *img, uint64_t off, const uint8
     ret = l2_changed(img, t, err);
 out:
     pthread_mutex_unlock(&img->lock);
-    free(in);
-    free(out);
-    return ret;
-}
-
-int qcow2_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
-                           struct err *err)
-{
-    struct qcow2 *s = qcow2_state(img);
-    const uint8_t *p = buf;
-    int ret = 0;
-
-    if (s->data_file) {
-        return err_set(err, -ENOTSUP, "Compression is not supported with an external data file");
-    }
-    if (off % s->cluster_size || (len % s->cluster_size && off + len != img->size)) {
-        return err_set(err, -EINVAL, "Compressed writes must cover whole clusters");
-    }
-    while (ret == 0 && len) {
-        size_t n = (size_t)MIN((uint64_t)len, s->cluster_size);
-        ret = write_compressed_cluster(img, off, p, n, err);
-        off += n;
-        p += n;
-        len -= n;
-    }
     return ret;
 }
 

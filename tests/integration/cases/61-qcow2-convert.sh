@@ -38,9 +38,21 @@ same convert -n -O qcow2 x.qcow2 t.qcow2
 same convert -n -O qcow2 --target-is-zero s.raw o.raw
 same convert -O qcow2 -o size=1M s.raw o.qcow2
 same convert -O qcow2 -o cluster_size=3000 s.raw o.qcow2
+# compressed: one cluster per request, compressed on every core, written in order
+for a in "" "-o compression_type=zstd" "-o cluster_size=4096" "-o cluster_size=2M" "-S 0" \
+         "-o cluster_size=512,refcount_bits=1" "-o extended_l2=on" "-o compat=0.10" \
+         "-B q.qcow2 -F qcow2" "-m 1" "-m 16"; do
+    same convert -c -O qcow2 $a ov.qcow2 o.qcow2
+done
+same convert -c -O qcow2 s.raw r70000 o.qcow2
+same convert -c -O qcow2 x.qcow2 o.qcow2
+same convert -c -n -O qcow2 s.raw t.qcow2
+same convert -c -O qcow2 -o data_file=d.raw s.raw o.qcow2
+same convert -c -O raw s.raw o.raw
+same convert -c -n s.raw t.qcow2
 # the results pass qemu-img check
 # -W writes in whatever order the requests finish: the layout may differ
-for a in "" "-W" "-W -m 16 -o cluster_size=4096" "-o cluster_size=512,refcount_bits=1" \
+for a in "" "-W" "-W -m 16 -o cluster_size=4096" "-c -W" "-o cluster_size=512,refcount_bits=1" \
          "-o extended_l2=on" "-o compat=0.10"; do
     check "convert -O qcow2 $a: qemu-img check passes" sh -c \
         "'$IMGSH' convert -O qcow2 $a q.qcow2 o.qcow2 && qemu-img check -q o.qcow2 &&
