@@ -72,8 +72,29 @@ make_compressed() {
     qemu-img convert -c -O qcow2 mixed.qcow2 mixedc.tmp && mv mixedc.tmp mixedc.qcow2
 }
 
+# The mixed image as raw (holes stay holes), the source of raw -> qcow2.
+make_raw() {
+    [ -f mixed.raw ] && return 0
+    qemu-img convert -O raw mixed.qcow2 mixed.tmp && mv mixed.tmp mixed.raw
+}
+
+# 256 MiB of real, moderately compressible bytes (the system's own
+# libraries and programs) in a qcow2: the source for compressed conversion.
+make_binaries() {
+    [ -f bins.qcow2 ] && return 0
+    find /usr/lib /usr/bin -type f -size +64k 2>/dev/null | sort | xargs cat 2>/dev/null |
+        head -c 268435456 >bins.tmp || true
+    truncate -s 256M bins.tmp
+    qemu-img convert -f raw -O qcow2 bins.tmp bins.qcow2 && rm -f bins.tmp
+}
+
 make_mixed
 make_compressed
+make_raw
+make_binaries
 echo "imgsh bench: best of $RUNS runs each, $(nproc) cores"
 compare "convert -O raw, 1 GiB qcow2 (data/zero/holes)" out.raw -- convert -O raw mixed.qcow2 out.raw
 compare "convert -O raw, 1 GiB compressed qcow2" out.raw -- convert -O raw mixedc.qcow2 out.raw
+compare "convert raw -> qcow2, 1 GiB (data/zero/holes)" out.qcow2 -- convert -f raw -O qcow2 mixed.raw out.qcow2
+compare "convert -c qcow2 -> qcow2 (zlib), 256 MiB binaries" out.qcow2 -- convert -c -O qcow2 bins.qcow2 out.qcow2
+compare "convert -c qcow2 -> qcow2 (zstd), 256 MiB binaries" out.qcow2 -- convert -c -O qcow2 -o compression_type=zstd bins.qcow2 out.qcow2
