@@ -131,13 +131,7 @@ static int open_one(struct image **out, const char *filename, const char *fmt, u
         drv = fmt_probe(buf, (size_t)MIN((uint64_t)len, sizeof(buf)), filename);
         img->flags |= IMG_PROBED;
         if (!strcmp(drv->name, "raw") && (flags & IMG_RDWR) && !(flags & IMG_QUIET)) {
-            fflush(stdout);
-            fprintf(stderr,
-                    "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
-                    "         Automatically detecting the format is dangerous for raw images, "
-                    "write operations on block 0 will be restricted.\n"
-                    "         Specify the 'raw' format explicitly to remove the restrictions.\n",
-                    filename);
+            image_warn_probed_raw(filename);
         }
     }
     {
@@ -175,6 +169,17 @@ static int open_one(struct image **out, const char *filename, const char *fmt, u
 fail:
     image_free(img);
     return ret;
+}
+
+void image_warn_probed_raw(const char *filename)
+{
+    fflush(stdout);
+    fprintf(stderr,
+            "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
+            "         Automatically detecting the format is dangerous for raw images, "
+            "write operations on block 0 will be restricted.\n"
+            "         Specify the 'raw' format explicitly to remove the restrictions.\n",
+            filename);
 }
 
 void image_close(struct image *img)

@@ -58,6 +58,8 @@ struct image {
 int image_open(struct image **out, const char *filename, const char *fmt, unsigned flags,
                enum cache_mode cache, struct err *err);
 void image_close(struct image *img);
+/* qemu's warning for a read-write open of an image probed as raw. */
+void image_warn_probed_raw(const char *filename);
 
 int image_read(struct image *img, uint64_t off, void *buf, size_t len, struct err *err);
 int image_write(struct image *img, uint64_t off, const void *buf, size_t len, struct err *err);

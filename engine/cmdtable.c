@@ -142,5 +142,19 @@ const struct cmd commands[] = {
                    "  [+|-]size                new size, or a change relative to the current one\n",
         .flags = CMD_COMPAT | CMD_WRITES,
     },
+    {
+        .name = "snapshot",
+        .handler = cmd_snapshot,
+        .summary = "List, create, apply or delete internal snapshots",
+        .synopsis = "[--object objectdef] [--image-opts] [-U] [-q] [-l | -a snapshot | "
+                    "-c snapshot | -d snapshot] filename",
+        .details = "  -l           list the snapshots (the default)\n"
+                   "  -c snapshot  create a snapshot of the current guest data\n"
+                   "  -a snapshot  apply a snapshot: the guest data becomes its data again\n"
+                   "  -d snapshot  delete a snapshot (by id, else by name)\n"
+                   "  -q           quiet: print nothing but errors\n"
+                   "  -U           force share: list even if the image is in use\n",
+        .flags = CMD_COMPAT | CMD_WRITES,
+    },
     { NULL, NULL, NULL, NULL, NULL, 0 },
 };

@@ -206,6 +206,17 @@ static void print_snapshots(const json_t *snaps)
     }
 }
 
+void snapshot_list_print(const struct snapshot_info *list, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, snapshot_json(&list[i]));
+    }
+    print_snapshots(a);
+    json_decref(a);
+}
+
 void image_info_print_human(const json_t *o)
 {
     char buf[SIZE_STR_MAX];

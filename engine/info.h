@@ -8,6 +8,8 @@
 
 /* qemu's ImageInfo for one image, or NULL with err set. */
 json_t *image_info_json(struct image *img, struct err *err);
+/* qemu-img's "Snapshot list:" table (info, snapshot -l), on stdout. */
+void snapshot_list_print(const struct snapshot_info *list, size_t n);
 /* qemu-img info's human layout of such a tree, on stdout. */
 void image_info_print_human(const json_t *info);
 /*

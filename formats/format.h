@@ -187,7 +187,8 @@ struct fmt_driver {
                          struct err *err);
     int (*snapshot_create)(struct image *img, const char *name, struct err *err);
     int (*snapshot_apply)(struct image *img, const char *name, struct err *err);
-    int (*snapshot_delete)(struct image *img, const char *name, struct err *err);
+    /* id: the snapshot's id (the engine looks names up). */
+    int (*snapshot_delete)(struct image *img, const char *id, struct err *err);
     /*
      * Make a read-only image show the guest data of an internal snapshot
      * (convert -l): id and/or name select it (either may be NULL). Errors as

@@ -111,6 +111,7 @@ struct qcow2_snapshot {
     uint64_t disk_size;     /* UINT64_MAX when not recorded */
     uint64_t icount;        /* UINT64_MAX when not recorded */
     uint32_t extra_size;
+    uint8_t *extra;         /* the extra data as read (extra_size bytes), or NULL */
 };
 
 struct qcow2_bitmap {
@@ -277,6 +278,11 @@ int qcow2_snapshot_list(struct image *img, struct snapshot_info **list, size_t *
                         struct err *err);
 int qcow2_snapshot_load(struct image *img, const char *id, const char *name, struct err *err);
 
+/* snapshot_write.c */
+int qcow2_snapshot_create(struct image *img, const char *name, struct err *err);
+int qcow2_snapshot_apply(struct image *img, const char *name, struct err *err);
+int qcow2_snapshot_delete(struct image *img, const char *name, struct err *err);
+
 /* refcount.c */
 /* Refcount entry i of a refcount block, and setting it, for 2^order-bit refcounts. */
 uint64_t qcow2_rc_get(unsigned order, const uint8_t *block, uint64_t i);
@@ -303,7 +309,9 @@ uint64_t qcow2_refblocks_needed(uint64_t cluster_size, unsigned rb_bits, uint64_
 int64_t qcow2_alloc_clusters(struct image *img, uint64_t n, struct err *err);
 /* Allocate size bytes (< one cluster) for compressed data; host offset or negative errno. */
 int64_t qcow2_alloc_bytes(struct image *img, uint64_t size, struct err *err);
-/* Drop the reference an L2 entry held on its host cluster(s) (standard or compressed). */
+/* Add addend to the refcount of the host cluster(s) of an L2 entry (standard or compressed). */
+int qcow2_l2_entry_refcount(struct image *img, uint64_t l2e, int addend, struct err *err);
+/* Drop the reference an L2 entry held on its host cluster(s). */
 int qcow2_free_l2_entry(struct image *img, uint64_t l2e, struct err *err);
 void qcow2_free_refcounts(struct qcow2 *s);
 /* 1 when the image looks preallocated with metadata, 0 if not, negative errno. */

@@ -439,8 +439,9 @@ static int update_refcount(struct image *img, uint64_t first, uint64_t n, int ad
         old = qcow2_rc_get(s->refcount_order, blk, c % per_block);
         if ((addend < 0 && old < (uint64_t)-addend) ||
             (addend > 0 && old > rc_max(s) - (uint64_t)addend)) {
-            ret = qcow2_signal_corruption(img, err, "Refcount of cluster %#" PRIx64 " would %s",
-                                          c, addend < 0 ? "drop below 0" : "overflow");
+            /* as qemu: refused (and the clusters done so far restored), not a corruption event */
+            ret = err_set(err, -EINVAL, "Refcount of cluster %#" PRIx64 " would %s", c,
+                          addend < 0 ? "drop below 0" : "exceed the refcount width");
             break;
         }
         new = old + (uint64_t)(int64_t)addend;
@@ -550,7 +551,7 @@ int64_t qcow2_alloc_bytes(struct image *img, uint64_t size, struct err *err)
     return (int64_t)off;
 }
 
-int qcow2_free_l2_entry(struct image *img, uint64_t l2e, struct err *err)
+int qcow2_l2_entry_refcount(struct image *img, uint64_t l2e, int addend, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
 
@@ -558,12 +559,17 @@ int qcow2_free_l2_entry(struct image *img, uint64_t l2e, struct err *err)
         unsigned x = 62 - (s->cluster_bits - 8);
         uint64_t host = l2e & ((1ULL << x) - 1);
         uint64_t sectors = ((l2e >> x) & ((1ULL << (s->cluster_bits - 8)) - 1)) + 1;
-        return qcow2_update_refcount(img, host & ~511ULL, sectors * 512, -1, err);
+        return qcow2_update_refcount(img, host & ~511ULL, sectors * 512, addend, err);
     }
     if (s->data_file || !(l2e & L2E_OFFSET_MASK)) {
         return 0;       /* external data clusters are not reference counted */
     }
-    return qcow2_update_refcount(img, l2e & L2E_OFFSET_MASK, 1, -1, err);
+    return qcow2_update_refcount(img, l2e & L2E_OFFSET_MASK, 1, addend, err);
+}
+
+int qcow2_free_l2_entry(struct image *img, uint64_t l2e, struct err *err)
+{
+    return qcow2_l2_entry_refcount(img, l2e, -1, err);
 }
 
 /*

@@ -28,6 +28,7 @@ void qcow2_free_snapshots(struct qcow2 *s)
     for (uint32_t i = 0; s->snapshots && i < s->nb_snapshots; i++) {
         free(s->snapshots[i].id);
         free(s->snapshots[i].name);
+        free(s->snapshots[i].extra);
     }
     free(s->snapshots);
     s->snapshots = NULL;
@@ -82,6 +83,10 @@ int qcow2_read_snapshots(struct image *img, struct err *err)
         if (ret < 0) {
             free(var);
             return ret;
+        }
+        if (sn->extra_size) {
+            sn->extra = xmalloc(sn->extra_size);
+            memcpy(sn->extra, var, sn->extra_size);
         }
         if (sn->extra_size >= 8) {
             sn->vm_state_size = be64(var);
