@@ -203,18 +203,18 @@ int qemuio_main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct qemuio_open_args a = { .writethrough = true };
-    struct qemuio *q;
+    struct qemuio *q = NULL;
     struct opts opts = { 0 };
     const char *format = NULL, *slash = strrchr(argv[0], '/');
     char **cmds = xcalloc((size_t)argc, sizeof(*cmds));
     bool image_opts = false;
-    int ncmds = 0, c, ret;
+    int ncmds = 0, c, ret, status = -1;     /* the exit code, once known */
     struct err err = { 0 };
 
     progname = slash ? slash + 1 : argv[0];
     signal(SIGPIPE, SIG_IGN);
     optind = 0;
-    while ((c = getopt_long(argc, argv, sopt, lopt, NULL)) != -1) {
+    while (status < 0 && (c = getopt_long(argc, argv, sopt, lopt, NULL)) != -1) {
         switch (c) {
         case 's':
             a.snapshot = true;
@@ -229,7 +229,7 @@ int qemuio_main(int argc, char **argv)
         case 'd':
             if (qemuio_parse_discard(optarg, &a) < 0) {
                 error_printf("Invalid discard option: %s", optarg);
-                return 1;
+                status = 1;
             }
             break;
         case 'f':
@@ -249,23 +249,26 @@ int qemuio_main(int argc, char **argv)
         case 'i':
             if (qemuio_parse_aio(optarg, &a) < 0) {
                 error_printf("Invalid aio option: %s", optarg);
-                return 1;
+                status = 1;
             }
             break;
         case 't':
             if (qemuio_parse_cache(optarg, &a) < 0) {
                 error_printf("Invalid cache option: %s", optarg);
-                return 1;
+                status = 1;
             }
             break;
         case 'T':
-            return unsupported("-T/--trace");
+            status = unsupported("-T/--trace");
+            break;
         case 'V':
             printf("%s version %s (imgsh %s)\n", progname, QEMU_COMPAT_VERSION, IMGSH_VERSION);
-            return 0;
+            status = 0;
+            break;
         case 'h':
             usage();
-            return 0;
+            status = 0;
+            break;
         case 'U':
             a.force_share = true;
             break;
@@ -273,10 +276,9 @@ int qemuio_main(int argc, char **argv)
             ret = object_add_cmdline(optarg, &err);
             if (ret < 0) {
                 err_report(&err);
-                return 1;
-            }
-            if (ret > 0) {
-                return 0;       /* help was asked for and printed */
+                status = 1;
+            } else if (ret > 0) {
+                status = 0;     /* help was asked for and printed */
             }
             break;
         case OPTION_IMAGE_OPTS:
@@ -284,16 +286,21 @@ int qemuio_main(int argc, char **argv)
             break;
         default:
             usage();
-            return 1;
+            status = 1;
         }
+    }
+    if (status >= 0) {
+        goto out;
     }
     if (argc - optind > 1) {
         usage();
-        return 1;
+        status = 1;
+        goto out;
     }
     if (format && image_opts) {
         error_printf("--image-opts and -f are mutually exclusive");
-        return 1;
+        status = 1;
+        goto out;
     }
 
     q = qemuio_new();
@@ -308,16 +315,16 @@ int qemuio_main(int argc, char **argv)
             }
             ret = qemuio_open(q, argv[optind], &opts, &a);
         }
-        opts_free(&opts);
         if (ret < 0) {
-            qemuio_free(q);
-            free(cmds);
-            return 1;
+            status = 1;
+            goto out;
         }
     }
-    ret = command_loop(q, cmds, ncmds);
+    status = command_loop(q, cmds, ncmds) < 0 ? 1 : 0;
+out:
     qemuio_free(q);
+    opts_free(&opts);
     secret_clear_all();
     free(cmds);
-    return ret < 0 ? 1 : 0;
+    return status;
 }
