@@ -257,7 +257,7 @@ const struct qemuio_cmd qemuio_commands[] = {
       sigraise_help },
     { "sleep", NULL, qio_sleep, 1, 1, QIO_NOFILE_OK, NULL,
       "waits for the given value in milliseconds", NULL },
-    { "truncate", "t", qio_truncate, 1, 3, QIO_WRITES, "[-m prealloc_mode] off",
+    { "truncate", "t", qio_truncate, 1, 3, QIO_WRITES | QIO_RESIZE, "[-m prealloc_mode] off",
       "truncates the current file at the given offset", NULL },
     { "wait_break", NULL, qio_wait_break, 1, 1, 0, "tag",
       "waits for the suspension of a request", NULL },
@@ -502,6 +502,14 @@ static int command(struct qemuio *q, const struct qemuio_cmd *ct, int argc, char
     if ((ct->flags & QIO_WRITES) && q->img && !(q->img->flags & IMG_RDWR)) {
         error_printf("Block node is read-only");
         return -EPERM;
+    }
+    if ((ct->flags & QIO_RESIZE) && q->img) {
+        struct err err = { 0 };
+        int ret = image_want_resize(q->img, &err);
+        if (ret < 0) {
+            err_report(&err);
+            return ret;
+        }
     }
     optind = 0;             /* full getopt reset, as qemu-io does before each command */
     return ct->fn(q, argc, argv);
@@ -851,7 +859,8 @@ static int open_image(struct qemuio *q, const char *filename, const struct opts 
                        "cache.direct=on, which was not specified.");
     }
 
-    flags = (ro ? 0 : IMG_RDWR) | (share ? IMG_FORCE_SHARE : 0);
+    /* as qemu-io, the resize permission is taken by truncate, not at open */
+    flags = (ro ? 0 : IMG_RDWR | IMG_NO_RESIZE) | (share ? IMG_FORCE_SHARE : 0);
     ret = image_open(&img, path, drv ? drv->name : NULL, flags,
                      cache_of(direct, no_flush, a->writethrough), err);
     if (ret < 0) {

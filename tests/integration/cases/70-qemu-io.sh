@@ -180,6 +180,19 @@ same_io --object secret,id=k,data=$k,format=base64 \
     --object "secret,id=s0,data=aX5XVdfAcFl6CMKQcCJRHQ==,keyid=k,iv=$iv,format=base64" -c quit
 same_io --object secret,id=k,data=$k,format=base64 --object "secret,id=s0,data=,keyid=k,iv=$iv" \
     -c quit
+# image locks held by another process (holdlock: 10x = uses, 20x = refuses to share)
+io_locked() {
+    LOCKWRAP="$HOLDLOCK $1 $2"
+    shift 2
+    same_io "$@"
+    LOCKWRAP=""
+}
+io_locked r.raw 201 -f raw -c 'read 0 1' r.raw
+io_locked r.raw 200 -f raw -r -c 'read 0 1' r.raw
+io_locked r.raw 203 -f raw -c length -c 'truncate 2M' -c 'truncate x' -c 'write -P 1 0 1' r.raw
+io_locked r.raw 101 -U -r -f raw -c 'read 0 1' r.raw
+io_locked q.qcow2 101 -r -c 'read 0 1' q.qcow2
+io_locked q.qcow2 103 -c 'read 0 1' q.qcow2
 # options imgsh refuses or answers with its own line
 expect "qemu-io -V" 0 '^qemu-io version 7\.2\.0 \(imgsh ' -- "$COMPAT_DIR/qemu-io" -V
 expect "qemu-io --version r.raw" 0 '^qemu-io version' -- "$COMPAT_DIR/qemu-io" --version r.raw
