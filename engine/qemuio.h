@@ -23,7 +23,7 @@
 struct qemuio;
 
 enum qemuio_cmd_flags {
-    QIO_GLOBAL = 1 << 0,        /* runs whether an image is open or not, no count check */
+    QIO_GLOBAL = 1 << 0,        /* runs whether an image is open or not (help, quit) */
     QIO_NOFILE_OK = 1 << 1,     /* runs without an open image */
     QIO_WRITES = 1 << 2,        /* needs a writable image ("Block node is read-only") */
     QIO_RESIZE = 1 << 3,        /* takes the resize permission first (truncate) */
