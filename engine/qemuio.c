@@ -640,7 +640,7 @@ static const char *const node_keys[] = {
 };
 /* What the file protocol takes beyond them. */
 static const char *const file_keys[] = {
-    "driver", "filename", "read-only", "cache.direct", "cache.no-flush", NULL,
+    "driver", "filename", "read-only", "force-share", "cache.direct", "cache.no-flush", NULL,
 };
 
 static bool key_in(const char *key, const char *const *list)
@@ -687,7 +687,11 @@ static bool has_prefix_key(const struct opts *o, const char *prefix)
     return false;
 }
 
-/* A boolean block option: *out untouched when absent; qemu's message when malformed. */
+/*
+ * A boolean block option: *out untouched when absent; qemu's message when
+ * malformed (naming the option as its node knows it: "read-only" for
+ * "file.read-only").
+ */
 static int bool_opt(const struct opts *o, const char *name, bool *out, struct err *err)
 {
     const char *v = opts_get(o, name);
@@ -695,7 +699,7 @@ static int bool_opt(const struct opts *o, const char *name, bool *out, struct er
     if (!v) {
         return 0;
     }
-    return opt_parse_bool(name, v, out, err);
+    return opt_parse_bool(strncmp(name, "file.", 5) ? name : name + 5, v, out, err);
 }
 
 /* The cache mode qemu's three cache flags amount to. */
@@ -774,7 +778,7 @@ static int open_image(struct qemuio *q, const char *filename, const struct opts 
 {
     const char *driver = opts_get(o, "driver"), *path, *bad;
     const struct fmt_driver *drv = NULL;
-    bool ro = a->read_only, ro_opt = false, file_ro = false, share = false;
+    bool ro = a->read_only, ro_opt = false, file_ro = false, share = false, file_share = false;
     bool direct = a->cache_direct, no_flush = a->cache_no_flush, is_file;
     struct image *img;
     unsigned flags;
@@ -792,11 +796,12 @@ static int open_image(struct qemuio *q, const char *filename, const struct opts 
     }
     if (bool_opt(o, "force-share", &share, err) < 0 ||
         bool_opt(o, "file.read-only", &file_ro, err) < 0 ||
+        bool_opt(o, "file.force-share", &file_share, err) < 0 ||
         bool_opt(o, "cache.direct", &direct, err) < 0 ||
         bool_opt(o, "cache.no-flush", &no_flush, err) < 0) {
         return -EINVAL;
     }
-    if (share && !ro) {
+    if ((share || file_share) && !ro) {
         return err_set(err, -EINVAL, "force-share=on can only be used with read-only images");
     }
     if (a->copy_on_read && ro) {

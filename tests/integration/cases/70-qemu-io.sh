@@ -134,7 +134,10 @@ for o in 'file.driver=file,file.filename=r.raw' 'driver=raw,file.filename=r.raw,
     'driver=raw,file.filename=r.raw,driver' 'driver=raw,file.filename' \
     'driver=raw,file.filename=nosuch,file.foo=bar' 'driver=raw,file.filename=r.raw,read-only=on,foo=bar' \
     'driver=raw,file.filename=nosuch,force-share=on' 'driver=raw,file.filename=r.raw,force-share=bogus' \
-    'driver=bogus,file.filename=r.raw,read-only=bogus'; do
+    'driver=bogus,file.filename=r.raw,read-only=bogus' 'driver=file,filename=r.raw,force-share=on' \
+    'driver=raw,file.filename=r.raw,file.force-share=on,read-only=on' \
+    'driver=raw,file.filename=r.raw,file.force-share=on' 'driver=raw,file.filename=r.raw,file.read-only=x' \
+    'driver=raw,file.filename=r.raw,file.force-share=x'; do
     opens+=("open $o" length close)
 done
 in_runs 15 --image-opts -- "${opens[@]}"
@@ -144,6 +147,8 @@ same_io --image-opts -r -c 'write 0 512' 'driver=raw,file.filename=r.raw,read-on
 same_io --image-opts -U -c length 'driver=raw,file.filename=r.raw'
 same_io --image-opts -U -r -c length 'driver=raw,file.filename=r.raw'
 same_io --image-opts -U -r -c length 'driver=raw,file.filename=r.raw,force-share=off'
+same_io --image-opts -r -c length 'driver=raw,file.filename=r.raw,file.force-share=on'
+same_io -f file -U -r -c length r.raw
 same_io --image-opts -f raw -c length 'driver=raw,file.filename=r.raw'
 same_io --image-opts -c length 'driver=raw,file.filename=r.raw' extra
 same_io --image-opts -c length
