@@ -144,7 +144,10 @@ static int open_one(struct image **out, const char *filename, const char *fmt, u
         unsigned perms = (flags & IMG_NO_IO) ? 0 : PERM_CONSISTENT_READ;
         unsigned unshared = (flags & IMG_FORCE_SHARE) ? 0 : drv->unshared_perms;
         if (flags & IMG_RDWR) {
-            perms |= PERM_CONSISTENT_READ | PERM_WRITE | PERM_RESIZE;
+            perms |= PERM_CONSISTENT_READ | PERM_WRITE;
+            if (!(flags & IMG_NO_RESIZE)) {
+                perms |= PERM_RESIZE;
+            }
         }
         ret = file_lock(img->file, perms, unshared, err);
         if (ret < 0) {
@@ -458,6 +461,14 @@ int64_t image_allocated_size(struct image *img)
         return img->drv->allocated_size(img);
     }
     return file_allocated(img->file);
+}
+
+int image_want_resize(struct image *img, struct err *err)
+{
+    if (!(img->flags & IMG_NO_RESIZE)) {
+        return 0;
+    }
+    return file_lock(img->file, PERM_RESIZE, 0, err);
 }
 
 int image_truncate(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,

@@ -25,6 +25,8 @@ enum image_flags {
     IMG_QUIET = 1 << 4,         /* do not print the probed-raw warning */
     IMG_NO_IO = 1 << 5,         /* metadata only (info): guest data is not read */
     IMG_UNMAP = 1 << 6,         /* discard=unmap: space freed by discards goes back to the host */
+    IMG_NO_RESIZE = 1 << 7,     /* read-write without the resize permission (qemu-io's
+                                   open: image_want_resize() takes it later) */
 };
 
 struct image {
@@ -99,6 +101,11 @@ int image_block_status(struct image *img, uint64_t off, uint64_t len, struct blo
                        struct err *err);
 /* Host bytes used by the image ("disk size"), or negative errno. */
 int64_t image_allocated_size(struct image *img);
+/*
+ * Take the resize permission that an IMG_NO_RESIZE open left out, with
+ * the lock message when another process refuses to share it.
+ */
+int image_want_resize(struct image *img, struct err *err);
 /* Resize; messages as qemu-img resize prints them. */
 int image_truncate(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,
                    struct err *err);

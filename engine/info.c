@@ -257,9 +257,14 @@ void image_info_print_human(const json_t *o)
         print_snapshots(v);
     }
     if ((v = json_object_get(o, "format-specific"))) {
-        printf("Format specific information:\n");
-        dump_human(json_object_get(v, "data"), 4);
+        image_info_print_specific(v);
     }
+}
+
+void image_info_print_specific(const json_t *format_specific)
+{
+    printf("Format specific information:\n");
+    dump_human(json_object_get(format_specific, "data"), 4);
 }
 
 int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)

@@ -13,6 +13,12 @@ void snapshot_list_print(const struct snapshot_info *list, size_t n);
 /* qemu-img info's human layout of such a tree, on stdout. */
 void image_info_print_human(const json_t *info);
 /*
+ * The "Format specific information:" block of that layout for a
+ * format_specific tree ({"type": ..., "data": {...}}), as qemu-io's info
+ * prints it too.
+ */
+void image_info_print_specific(const json_t *format_specific);
+/*
  * Where a backing file name recorded in image refers to: absolute names
  * and protocol/json: names as they are, relative ones against image's
  * directory. Free with free().

@@ -70,6 +70,12 @@ struct image_info {
     uint64_t cluster_size;      /* 0 when the format has no clusters */
     bool dirty;                 /* the "dirty-flag" */
     bool encrypted;
+    /*
+     * Where the VM state would be stored (qemu-io's "vm state offset"):
+     * for qcow2 the range of the first L1 entry past the disk; 0 when the
+     * format has no VM state area.
+     */
+    uint64_t vm_state_offset;
     json_t *format_specific;    /* {"type": fmt, "data": {...}} or NULL; engine frees it */
 };
 

@@ -11,7 +11,7 @@
 
 #include "../engine/cmd.h"
 #include "../engine/err.h"
-#include "../engine/version.h"
+#include "../engine/qemuio.h"
 
 static const char *base_name(const char *path)
 {
@@ -52,19 +52,6 @@ static int run_command_line(struct cmd_ctx *ctx, int argc, char **argv)
     return cmd_run(ctx, argc, argv);
 }
 
-static int qemu_io_main(int argc, char **argv)
-{
-    struct cmd_ctx ctx = { .qemu_img = true, .prog = "qemu-io" };
-
-    if (argc == 2 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
-        printf("qemu-io version %s (imgsh %s)\n", QEMU_COMPAT_VERSION, IMGSH_VERSION);
-        return 0;
-    }
-    (void)ctx;
-    error_printf("the qemu-io personality of imgsh does not run commands yet");
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     const char *name = base_name(argv[0]);
@@ -76,7 +63,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(name, "qemu-io")) {
         prog_name = "qemu-io";
-        return qemu_io_main(argc, argv);
+        return qemuio_main(argc, argv);
     }
 
     struct cmd_ctx ctx = { .qemu_img = false, .prog = "imgsh" };

@@ -543,6 +543,11 @@ static int qcow2_get_info(struct image *img, struct image_info *info, struct err
 
     (void)err;
     info->cluster_size = s->cluster_size;
+    {
+        /* qemu: the L1 index just past the disk, as a guest offset */
+        unsigned shift = s->cluster_bits + s->l2_bits;
+        info->vm_state_offset = DIV_ROUND_UP(img->size, 1ULL << shift) << shift;
+    }
     info->dirty = s->incompat & QCOW2_INCOMPAT_DIRTY;
     info->encrypted = s->crypt_method != 0;
 

@@ -25,6 +25,13 @@
 #                      copies; both must exit alike and leave FILE (a raw image)
 #                      with the same bytes and the same data/hole layout
 #                      (`qemu-img map -f raw --output=json FILE`)
+#   same_io ARGS...    run the real `qemu-io ARGS` and build/compat/qemu-io (as
+#                      "qemu-io", so argv[0] is the same) on identical copies;
+#                      like `same`, with the timing in I/O reports ("512 bytes,
+#                      1 ops; 00.00 sec (...)" and the -C lines) replaced
+#   same_io_input INPUT ARGS...
+#                      `same_io` with printf INPUT on standard input (every
+#                      other check reads /dev/null)
 #
 # A check copies every fixture, or only the files named in $ONLY when it is
 # set (cases with many large fixtures set it around their checks).
@@ -34,6 +41,7 @@
 : "${RESULTS:?}" "${BUILD:?}" "${WORK:?}"
 IMGSH=$(cd "$BUILD" && pwd)/imgsh
 COMPAT=$(cd "$BUILD" && pwd)/compat/qemu-img
+COMPAT_DIR=$(cd "$BUILD" && pwd)/compat
 JSONCMP=$(cd "$BUILD" && pwd)/tests/jsoncmp
 HOLDLOCK=$(cd "$BUILD" && pwd)/tests/holdlock
 LOCKWRAP=""
@@ -125,76 +133,104 @@ _record() {
     return 0
 }
 
-# _run DIR BIN ARGS...: outputs into $WORK/DIR.{out,err,rc}
+# _run DIR BIN ARGS...: outputs into $WORK/DIR.{out,err,rc}; standard input
+# from $STDIN_FILE or /dev/null. BIN "ours:NAME" is build/compat/NAME, run
+# under that bare name as the real NAME is.
 _run() {
+    local path=$PATH
     d=$1; bin=$2; shift 2
-    (cd "$WORK/$d" && $LOCKWRAP "$bin" "$@" >"$WORK/$d.out" 2>"$WORK/$d.err"; echo $? >"$WORK/$d.rc")
+    case $bin in
+    ours:*) bin=${bin#ours:}; path=$COMPAT_DIR:$PATH ;;
+    esac
+    (cd "$WORK/$d" && PATH=$path $LOCKWRAP "$bin" "$@" <"${STDIN_FILE:-/dev/null}" \
+        >"$WORK/$d.out" 2>"$WORK/$d.err"; echo $? >"$WORK/$d.rc")
+}
+
+# _io_norm FILE: qemu-io's I/O reports without their timing
+_io_norm() {
+    sed -E -i 's/^([0-9.]+ (bytes|[KMGTPE]iB)), ([0-9]+) ops; .*/\1, \3 ops; TIME/;
+        s/^([0-9]+),([0-9]+),[0-9:.]+,[-0-9.a-z]+,[-0-9.a-z]+$/\1,\2,TIME/' "$1"
+}
+
+# _stat_list DIR LIST: "name size mtime" of the files named in LIST (one stat call)
+_stat_list() {
+    (cd "$WORK/$1" && xargs -d '\n' -r stat -c '%n %s %y' -- <"$2" 2>/dev/null)
 }
 
 # _tree_diff A B: same file names, sizes and bytes
 _tree_diff() {
-    local f t     # case files loop over $f around checks: do not clobber it
+    local f     # case files loop over $f around checks: do not clobber it
     (cd "$WORK/$1" && find . -type f | sort) >"$WORK/$1.files"
     (cd "$WORK/$2" && find . -type f | sort) >"$WORK/$2.files"
     if ! cmp -s "$WORK/$1.files" "$WORK/$2.files"; then
         echo "files differ:"; diff "$WORK/$1.files" "$WORK/$2.files"
         return 1
     fi
+    # a fixture neither side wrote (same size and mtime as the template's
+    # copy) needs no byte compare: that keeps 1 TiB sparse fixtures cheap
+    { _stat_list tmpl "$WORK/$1.files"; _stat_list "$1" "$WORK/$1.files"
+      _stat_list "$2" "$WORK/$1.files"; } | sort | uniq -c |
+        awk '$1 == 3 { print $2 }' >"$WORK/$1.same"
     while read -r f; do
-        # a fixture neither side wrote (same size and mtime as the template's
-        # copy) needs no byte compare: that keeps 1 TiB sparse fixtures cheap
-        if [ -e "$WORK/tmpl/$f" ]; then
-            t=$(stat -c '%s %y' "$WORK/tmpl/$f")
-            [ "$(stat -c '%s %y' "$WORK/$1/$f")" = "$t" ] &&
-                [ "$(stat -c '%s %y' "$WORK/$2/$f")" = "$t" ] && continue
-        fi
         if ! cmp -s "$WORK/$1/$f" "$WORK/$2/$f"; then
             echo "contents of $f differ"
             return 1
         fi
-    done <"$WORK/$1.files"
+    done < <(grep -vxF -f "$WORK/$1.same" "$WORK/$1.files")
     return 0
 }
 
-_same() {
-    local mode=$1 sides=B side label want
-    shift
+# _compare MODE REF SIDES ARGS...: run `REF ARGS` (the real tool) in fixture
+# copy A and each side of SIDES in its own copy: B is ours under REF's name
+# (build/compat/REF), C is build/imgsh, whose messages say "imgsh" where
+# REF's say REF. MODE: text, json (stdout compared as JSON), msgs (no file
+# compare), io (text with qemu-io's timing normalised).
+_compare() {
+    local mode=$1 ref=$2 sides=$3 side label want
+    shift 3
     n=$((n + 1))
-    name="$*"
     : >"$WORK/why"
     _fixture || { _record FAIL "$name (setup)"; return 0; }
-    # the sanitizer pass looks for memory errors: it runs imgsh only, since
-    # the qemu-img link (the same binary) was compared in the normal pass
-    [ -n "$SANITIZED" ] && sides=""
-    _fresh "$WORK/A"; _fresh "$WORK/C"
-    _run A qemu-img "$@"
-    _run C "$IMGSH" "$@"
-    if [ -n "$sides" ]; then
-        _fresh "$WORK/B"
-        _run B "$COMPAT" "$@"
+    _fresh "$WORK/A"
+    _run A "$ref" "$@"
+    for side in $sides; do
+        _fresh "$WORK/$side"
+        if [ $side = B ]; then _run B "ours:$ref" "$@"; else _run C "$IMGSH" "$@"; fi
+    done
+    sed "s/$ref/imgsh/g" "$WORK/A.err" >"$WORK/A.err.imgsh"
+    if [ "$mode" = io ]; then
+        for side in A $sides; do _io_norm "$WORK/$side.out"; done
     fi
-    sed 's/qemu-img/imgsh/g' "$WORK/A.err" >"$WORK/A.err.imgsh"
     ok=1
     {
-        for side in $sides C; do
+        for side in $sides; do
             if [ $side = B ]; then label=ours; want=A.err; else label=imgsh; want=A.err.imgsh; fi
             if [ "$mode" = json ]; then
                 "$JSONCMP" "$WORK/A.out" "$WORK/$side.out" ||
-                    { echo "json stdout differs (qemu-img | $label):"; diff "$WORK/A.out" "$WORK/$side.out"; ok=0; }
+                    { echo "json stdout differs ($ref | $label):"; diff "$WORK/A.out" "$WORK/$side.out"; ok=0; }
             else
                 cmp -s "$WORK/A.out" "$WORK/$side.out" ||
-                    { echo "stdout differs (qemu-img | $label):"; diff "$WORK/A.out" "$WORK/$side.out"; ok=0; }
+                    { echo "stdout differs ($ref | $label):"; diff "$WORK/A.out" "$WORK/$side.out"; ok=0; }
             fi
             cmp -s "$WORK/$want" "$WORK/$side.err" ||
-                { echo "stderr differs (qemu-img | $label):"; diff "$WORK/$want" "$WORK/$side.err"; ok=0; }
+                { echo "stderr differs ($ref | $label):"; diff "$WORK/$want" "$WORK/$side.err"; ok=0; }
             cmp -s "$WORK/A.rc" "$WORK/$side.rc" ||
-                { echo "exit code: qemu-img $(cat "$WORK/A.rc"), $label $(cat "$WORK/$side.rc")"; ok=0; }
+                { echo "exit code: $ref $(cat "$WORK/A.rc"), $label $(cat "$WORK/$side.rc")"; ok=0; }
             if [ "$mode" != msgs ]; then
                 _tree_diff A $side || ok=0
             fi
         done
     } >>"$WORK/why" 2>&1
     if [ $ok = 1 ]; then _record PASS "$name"; else _record FAIL "$name"; fi
+}
+
+# the sanitizer pass looks for memory errors: it runs imgsh only, since
+# the qemu-img link (the same binary) was compared in the normal pass
+_same() {
+    local mode=$1
+    shift
+    name="$*"
+    if [ -n "$SANITIZED" ]; then _compare "$mode" qemu-img C "$@"; else _compare "$mode" qemu-img "B C" "$@"; fi
 }
 
 same() { _same text "$@"; }
@@ -205,6 +241,17 @@ same_locked() {
 }
 same_json() { _same json "$@"; }
 same_msgs() { _same msgs "$@"; }
+same_io() {
+    name="qemu-io $*"
+    _compare io qemu-io B "$@"
+}
+same_io_input() {
+    local input=$1
+    shift
+    printf "$input" >"$WORK/stdin"
+    name="qemu-io $* <<<'$input'"
+    STDIN_FILE=$WORK/stdin _compare io qemu-io B "$@"
+}
 
 expect() {
     name=$1; want_rc=$2; pattern=$3; shift 4    # NAME RC PATTERN --
