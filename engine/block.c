@@ -111,6 +111,12 @@ static int open_one(struct image **out, const char *filename, const char *fmt, u
     if (ret < 0) {
         goto fail;
     }
+    /*
+     * writethrough is kept per request at this level, as qemu's block
+     * backend does: a format's own metadata writes are not synced one by one
+     */
+    img->sync_writes = img->file->sync_writes;
+    img->file->sync_writes = false;
     if (overlay && in_chain(overlay, img->file)) {
         /* the name as the topmost image's backing chain spells it */
         ret = err_set(err, -ELOOP, "Backing file '%s' creates an infinite loop.", filename);
@@ -244,6 +250,15 @@ static int check_probed_raw_write(struct image *img, uint64_t off, const void *b
     return 0;
 }
 
+/* After a write that succeeded (ret 0): writethrough and directsync flush at once. */
+static int synced(struct image *img, int ret, struct err *err)
+{
+    if (ret == 0 && img->sync_writes) {
+        ret = image_flush(img, err);
+    }
+    return ret;
+}
+
 int image_write(struct image *img, uint64_t off, const void *buf, size_t len, struct err *err)
 {
     int ret;
@@ -262,7 +277,7 @@ int image_write(struct image *img, uint64_t off, const void *buf, size_t len, st
     if (ret < 0) {
         return ret;
     }
-    return img->drv->write(img, off, buf, len, err);
+    return synced(img, img->drv->write(img, off, buf, len, err), err);
 }
 
 int image_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
@@ -282,7 +297,7 @@ int image_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_u
         return ret;
     }
     if (img->drv->write_zeroes) {
-        return img->drv->write_zeroes(img, off, len, may_unmap, err);
+        return synced(img, img->drv->write_zeroes(img, off, len, may_unmap, err), err);
     }
     while (len) {
         size_t n = (size_t)MIN(len, (uint64_t)sizeof(zero));
@@ -310,7 +325,7 @@ int image_discard(struct image *img, uint64_t off, uint64_t len, struct err *err
     if (ret < 0 || len == 0 || !img->drv->discard) {
         return ret;
     }
-    return img->drv->discard(img, off, len, err);
+    return synced(img, img->drv->discard(img, off, len, err), err);
 }
 
 static int check_compressed(struct image *img, uint64_t off, size_t len, struct err *err)
@@ -338,7 +353,7 @@ int image_write_compressed_cluster(struct image *img, uint64_t off, const void *
         return ret;
     }
     /* len 0 ends a stream of compressed writes (qcow2 aligns its file end) */
-    return img->drv->write_compressed(img, off, raw, len, cdata, clen, err);
+    return synced(img, img->drv->write_compressed(img, off, raw, len, cdata, clen, err), err);
 }
 
 int image_write_compressed(struct image *img, uint64_t off, const void *buf, size_t len,
@@ -355,7 +370,7 @@ int image_write_compressed(struct image *img, uint64_t off, const void *buf, siz
     while (ret == 0 && len) {
         size_t n = (size_t)MIN((uint64_t)len, img->cluster_size - off % img->cluster_size);
         size_t clen = image_compress(img, p, n, out);
-        ret = img->drv->write_compressed(img, off, p, n, out, clen, err);
+        ret = synced(img, img->drv->write_compressed(img, off, p, n, out, clen, err), err);
         off += n;
         p += n;
         len -= n;

@@ -36,6 +36,7 @@ struct image {
     char *filename;
     unsigned flags;             /* enum image_flags */
     enum cache_mode cache;
+    bool sync_writes;           /* writethrough/directsync: flush after each write request */
     uint64_t size;              /* virtual size in bytes */
     uint64_t cluster_size;      /* allocation unit, set by the driver; 0 = none */
     char *backing_file;         /* as recorded in the image, or NULL */

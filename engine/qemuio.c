@@ -865,7 +865,8 @@ static int open_image(struct qemuio *q, const char *filename, const struct opts 
     }
 
     /* as qemu-io, the resize permission is taken by truncate, not at open */
-    flags = (ro ? 0 : IMG_RDWR | IMG_NO_RESIZE) | (share ? IMG_FORCE_SHARE : 0);
+    flags = (ro ? 0 : IMG_RDWR | IMG_NO_RESIZE) | (share ? IMG_FORCE_SHARE : 0) |
+            (a->discard_ignore ? 0 : IMG_UNMAP);   /* qemu-io's default is discard=unmap */
     ret = image_open(&img, path, drv ? drv->name : NULL, flags,
                      cache_of(direct, no_flush, a->writethrough), err);
     if (ret < 0) {

@@ -254,6 +254,9 @@ static int open_data_file(struct image *img, struct err *err)
     ret = file_open(&s->data_file, path, (img->flags & IMG_RDWR) ? FILE_RDWR : 0, img->cache,
                     err);
     free(path);
+    if (ret == 0) {
+        s->data_file->sync_writes = false;  /* the block layer flushes after each request */
+    }
     return ret;
 }
 

@@ -581,8 +581,9 @@ enum zero_mode {
 };
 
 /*
- * Apply mode to the whole clusters (subclusters with extended L2) of
- * [off, off+len), within one L2 table: aligned by the caller.
+ * Apply mode to the whole clusters of [off, off+len) (cluster aligned, or
+ * ending at the end of the image), within one L2 table, entry by entry
+ * as qemu does: the L2 entry first, then the reference it held is dropped.
  */
 static int zero_l2_span(struct image *img, uint64_t off, uint64_t len, enum zero_mode mode,
                         struct err *err)
@@ -591,71 +592,53 @@ static int zero_l2_span(struct image *img, uint64_t off, uint64_t len, enum zero
     uint64_t cs = s->cluster_size, mask = (1ULL << s->l2_bits) - 1;
     uint64_t first = (off >> s->cluster_bits) & mask;
     uint64_t n = DIV_ROUND_UP(off + len, cs) - (off >> s->cluster_bits);
-    uint64_t *freed = xcalloc(n, sizeof(uint64_t));
-    uint64_t l1i = off >> (s->cluster_bits + s->l2_bits), l2_off;
-    uint8_t *t;
-    int ret = 0;
+    uint64_t l2_off;
+    int ret = writable_l2(img, off >> (s->cluster_bits + s->l2_bits), &l2_off, err);
 
-    if (mode == ZM_DISCARD && (l1i >= s->l1_size || !(s->l1[l1i] & L1E_OFFSET_MASK)) &&
-        (!img->backing || s->version < 3)) {
-        goto out;               /* nothing allocated here, and nothing to hide */
-    }
-    ret = writable_l2(img, l1i, &l2_off, err);
-    if (ret < 0 || !(t = l2_table(img, l2_off, err))) {
-        ret = ret < 0 ? ret : -EIO;
-        goto out;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t c0 = round_down(off, cs) + i * cs;
-        uint64_t a = MAX(off, c0) - c0, b = MIN(off + len, c0 + cs) - c0;
-        uint64_t e = l2_entry(s, t, first + i), bm = l2_bitmap(s, t, first + i);
-        bool has_host = (e & QCOW_OFLAG_COMPRESSED) || (e & L2E_OFFSET_MASK) ||
-                        (s->data_file && (e & QCOW_OFLAG_COPIED));
-        bool whole = a == 0 && (b == cs || c0 + b >= img->size);
-        uint64_t ne = e, nbm = bm;
+    for (uint64_t i = 0; ret == 0 && i < n; i++) {
+        uint8_t *t = l2_table(img, l2_off, err);
+        uint64_t e, bm, ne, nbm;
+        bool compressed, allocated, unmap;
 
+        if (!t) {
+            return -EIO;
+        }
+        e = l2_entry(s, t, first + i);
+        bm = l2_bitmap(s, t, first + i);
+        compressed = e & QCOW_OFLAG_COMPRESSED;
+        allocated = compressed || (e & L2E_OFFSET_MASK) ||
+                    (s->data_file && (e & QCOW_OFLAG_COPIED));
+        ne = e;
+        nbm = bm;
         if (mode == ZM_DISCARD) {
-            if (!img->backing && !has_host) {
-                continue;
+            unmap = true;
+            if (img->backing || allocated) {
+                if (s->extended_l2) {
+                    ne = 0;
+                    nbm = L2_BITMAP_ALL_ZERO;
+                } else {
+                    ne = s->version >= 3 ? QCOW_OFLAG_ZERO : 0;
+                }
             }
+        } else {
+            unmap = compressed || (mode == ZM_ZERO_UNMAP && allocated);
+            ne = unmap ? 0 : e;
             if (s->extended_l2) {
-                ne = 0;
                 nbm = L2_BITMAP_ALL_ZERO;
             } else {
-                ne = s->version >= 3 ? QCOW_OFLAG_ZERO : 0;
-            }
-        } else if (s->extended_l2 && !whole) {
-            uint64_t m = sc_mask(s, a, b);
-            /* subclusters of a cluster kept in place */
-            nbm = (bm & ~m) | (m << 32);
-        } else if (mode == ZM_ZERO && in_place(s, e)) {
-            ne = e | (s->extended_l2 ? 0 : QCOW_OFLAG_ZERO);
-            nbm = L2_BITMAP_ALL_ZERO;
-        } else {
-            ne = s->extended_l2 ? 0 : QCOW_OFLAG_ZERO;
-            nbm = L2_BITMAP_ALL_ZERO;
-        }
-        if (s->data_file && (ne & QCOW_OFLAG_ZERO) && !(ne & L2E_OFFSET_MASK) &&
-            (s->autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW)) {
-            /* the raw data file must read as the guest does */
-            ret = file_write_zeroes(s->data_file, c0 + a, b - a, mode != ZM_ZERO, err);
-            if (ret < 0) {
-                goto out;
+                ne |= QCOW_OFLAG_ZERO;
             }
         }
-        if (has_host && !(ne & L2E_OFFSET_MASK) && !(ne & QCOW_OFLAG_COPIED) && !s->data_file) {
-            freed[i] = e;
+        if (ne == e && nbm == bm) {
+            continue;
         }
         set_l2(s, t, first + i, ne, nbm);
+        qcache_mark_dirty(&s->l2_cache, t);
+        if (unmap && allocated && !s->data_file) {
+            uint64_t old[1] = { e };
+            ret = free_old_entries(img, old, 1, err);
+        }
     }
-    ret = l2_changed(img, t, err);
-    if (ret == 0) {
-        s->punch_freed = mode != ZM_ZERO && (img->flags & IMG_UNMAP);
-        ret = free_old_entries(img, freed, n, err);
-        s->punch_freed = false;
-    }
-out:
-    free(freed);
     return ret;
 }
 
@@ -666,96 +649,191 @@ static int zero_range(struct image *img, uint64_t off, uint64_t len, enum zero_m
     uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
     int ret = 0;
 
+    s->punch_freed = mode != ZM_ZERO && (img->flags & IMG_UNMAP);
     while (ret == 0 && len) {
         uint64_t n = MIN(len, round_down(off, span) + span - off);
         ret = zero_l2_span(img, off, n, mode, err);
         off += n;
         len -= n;
     }
+    s->punch_freed = false;
     return ret;
 }
 
 /*
- * Extended L2: can the subclusters [off, off+len) of one cluster be
- * zeroed in the L2 entry? Not in a cluster shared with a snapshot or
- * compressed; those get their zeros written as data.
+ * Does [off, off+len) read as zeros, as far as block status tells without
+ * reading (qemu's is_zero)? A raw backing file does not say.
  */
-static int partial_zero_ok(struct image *img, uint64_t off, uint64_t len, bool *ok,
-                           struct err *err)
+static int reads_zero(struct image *img, uint64_t off, uint64_t len, bool *zero,
+                      struct err *err)
+{
+    *zero = true;
+    while (len && *zero) {
+        enum qcow2_kind kind;
+        uint64_t host, n;
+        int ret = qcow2_lookup_locked(img, off, len, &kind, &host, &n, err);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (kind == QK_UNALLOCATED || kind == QK_UNALLOCATED_ALLOC) {
+            struct image *b = img->backing;
+            if (b && off < b->size) {
+                struct block_status bs;
+                if (!b->drv->block_status || !strcmp(b->drv->name, "raw") ||
+                    image_block_status(b, off, MIN(n, b->size - off), &bs, err) < 0) {
+                    *zero = false;
+                    break;
+                }
+                *zero = (bs.flags & BS_ZERO) != 0;
+                n = MIN(n, bs.pnum);
+            }
+        } else {
+            *zero = kind == QK_ZERO || kind == QK_ZERO_ALLOC;
+        }
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Extended L2: zero subclusters of one cluster in its bitmap (not in compressed clusters). */
+static int zero_subclusters(struct image *img, uint64_t off, uint64_t len, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t l1i = off >> (s->cluster_bits + s->l2_bits), l1e;
-    enum qcow2_kind kind;
-    uint64_t host, pnum;
+    uint64_t cstart = round_down(off, s->cluster_size), l2_off, idx, bm, nbm;
+    uint64_t m = sc_mask(s, off - cstart, off + len - cstart);
+    uint8_t *t;
+    int ret = writable_l2(img, off >> (s->cluster_bits + s->l2_bits), &l2_off, err);
+
+    if (ret < 0 || !(t = l2_table(img, l2_off, err))) {
+        return ret < 0 ? ret : -EIO;
+    }
+    idx = (off >> s->cluster_bits) & ((1ULL << s->l2_bits) - 1);
+    if (l2_entry(s, t, idx) & QCOW_OFLAG_COMPRESSED) {
+        return -ENOTSUP;
+    }
+    bm = l2_bitmap(s, t, idx);
+    nbm = (bm | (m << 32)) & ~m;
+    if (nbm != bm) {
+        set_l2(s, t, idx, l2_entry(s, t, idx), nbm);
+        qcache_mark_dirty(&s->l2_cache, t);
+    }
+    return 0;
+}
+
+/* qemu's zeroize: aligned to subclusters (or ending at the image end). -ENOTSUP: write zeros. */
+static int zeroize(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                   struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t end = off + len, head, tail;
     int ret;
 
-    *ok = true;
-    if (off % s->cluster_size == 0 && (len == s->cluster_size || off + len >= img->size)) {
-        return 0;               /* whole cluster */
-    }
-    l1e = l1i < s->l1_size ? s->l1[l1i] : 0;
-    if ((l1e & L1E_OFFSET_MASK) && (l1e & QCOW_OFLAG_COPIED)) {
-        uint8_t *t = l2_table(img, l1e & L1E_OFFSET_MASK, err);
-        uint64_t e;
-        if (!t) {
-            return -EIO;
+    if (s->data_file && (s->autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW)) {
+        /* the raw data file must read as the guest does */
+        ret = file_write_zeroes(s->data_file, off, len, may_unmap, err);
+        if (ret < 0) {
+            return ret;
         }
-        e = l2_entry(s, t, (off >> s->cluster_bits) & ((1ULL << s->l2_bits) - 1));
-        *ok = in_place(s, e) || !(e & (QCOW_OFLAG_COMPRESSED | L2E_OFFSET_MASK));
-        return 0;
     }
-    ret = qcow2_lookup_locked(img, off, len, &kind, &host, &pnum, err);
-    *ok = ret == 0 && (kind == QK_UNALLOCATED || kind == QK_ZERO) && pnum == len;
-    return ret;
+    if (s->version < 3) {
+        /* no zero flag: without a backing file, unallocated clusters read as zeros */
+        return img->backing ? -ENOTSUP : zero_range(img, off, len, ZM_DISCARD, err);
+    }
+    /* subclusters of a first partial cluster, whole clusters, subclusters of a last one */
+    head = MIN(end, round_up(off, s->cluster_size)) - off;
+    off += head;
+    tail = end >= img->size ? 0 : end - MAX(off, round_down(end, s->cluster_size));
+    end -= tail;
+    if (head) {
+        ret = zero_subclusters(img, off - head, head, err);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (end > off) {
+        ret = zero_range(img, off, end - off, may_unmap ? ZM_ZERO_UNMAP : ZM_ZERO, err);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return tail ? zero_subclusters(img, end, tail, err) : 0;
+}
+
+/*
+ * One piece of a zero write, as the block layer hands it to qcow2: either
+ * whole subclusters, or part of one subcluster. A partial subcluster is
+ * zeroed whole when the rest of it reads as zeros already and it holds no
+ * data; otherwise -ENOTSUP (the caller writes zeros).
+ */
+static int zero_piece(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                      struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t sc = s->subcluster_size;
+    uint64_t head = off % sc, tail = round_up(off + len, sc) - (off + len);
+    int ret;
+
+    if (off + len == img->size) {
+        tail = 0;
+    }
+    if (head || tail) {
+        enum qcow2_kind kind;
+        uint64_t host, n;
+        bool z1, z2;
+
+        ret = reads_zero(img, off - head, head, &z1, err);
+        if (ret == 0) {
+            ret = reads_zero(img, off + len, tail, &z2, err);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        if (!z1 || !z2) {
+            return -ENOTSUP;
+        }
+        off -= head;
+        len = MIN(sc, img->size - off);
+        ret = qcow2_lookup_locked(img, off, len, &kind, &host, &n, err);
+        if (ret < 0) {
+            return ret;
+        }
+        if (kind != QK_UNALLOCATED && kind != QK_UNALLOCATED_ALLOC && kind != QK_ZERO &&
+            kind != QK_ZERO_ALLOC) {
+            return -ENOTSUP;
+        }
+    }
+    return zeroize(img, off, len, may_unmap, err);
 }
 
 int qcow2_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
                        struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t align = s->extended_l2 ? s->subcluster_size : s->cluster_size;
-    enum zero_mode mode = may_unmap ? ZM_ZERO_UNMAP : ZM_ZERO;
-    uint64_t end = off + len;
-    uint64_t a = round_up(off, align), b = round_down(end, align);
+    uint64_t sc = s->subcluster_size, end = off + len;
     int ret;
 
     pthread_mutex_lock(&img->lock);
     ret = usable(img, err);
-    if (ret < 0) {
-        goto out;
-    }
-    if (s->version < 3) {
-        ret = write_zero_buffers(img, off, len, err);  /* no zero clusters in compat=0.10 */
-        goto out;
-    }
-    if (end == img->size && end % align) {
-        b = round_up(end, align);   /* the last, partial cluster counts as whole */
-    }
-    if (a >= b) {
-        ret = write_zero_buffers(img, off, len, err);
-        goto out;
-    }
-    if (off < a) {
-        ret = write_zero_buffers(img, off, a - off, err);
-    }
-    if (ret == 0 && !s->extended_l2) {
-        ret = zero_range(img, a, b - a, mode, err);
-    }
-    for (uint64_t pos = a; ret == 0 && s->extended_l2 && pos < b;) {
-        uint64_t cend = MIN(round_down(pos, s->cluster_size) + s->cluster_size, b);
-        bool ok;
+    /* the block layer's split: an unaligned head, aligned subclusters, an unaligned tail */
+    while (ret == 0 && off < end) {
+        uint64_t n;
 
-        ret = partial_zero_ok(img, pos, cend - pos, &ok, err);
-        if (ret == 0) {
-            ret = ok ? zero_range(img, pos, cend - pos, mode, err)
-                     : write_zero_buffers(img, pos, MIN(cend, img->size) - pos, err);
+        if (off % sc) {
+            n = MIN(end, round_up(off, sc)) - off;
+        } else if (end - off >= sc) {
+            n = round_down(end - off, sc);
+        } else {
+            n = end - off;
         }
-        pos = cend;
+        ret = zero_piece(img, off, n, may_unmap, err);
+        if (ret == -ENOTSUP) {
+            err_clear(err);
+            ret = write_zero_buffers(img, off, n, err);
+        }
+        off += n;
     }
-    if (ret == 0 && b < end) {
-        ret = write_zero_buffers(img, b, end - b, err);
-    }
-out:
     pthread_mutex_unlock(&img->lock);
     return ret;
 }

@@ -33,3 +33,12 @@ expect "a vdi image is never taken for raw" 1 "cannot read the 'vdi' format yet"
 expect "a qed image is never taken for raw" 1 "cannot read the 'qed' format yet" -- sh -c "qemu-img create -q -f qed v.qed 1M && '$IMGSH' info v.qed"
 expect "a vhdx image is never taken for raw" 1 "cannot read the 'vhdx' format yet" -- sh -c "qemu-img create -q -f vhdx v.vhdx 1M && '$IMGSH' info v.vhdx"
 expect "a qcow image is never taken for raw" 1 "cannot read the 'qcow' format yet" -- sh -c "qemu-img create -q -f qcow v.qcow 1M && '$IMGSH' info v.qcow"
+# make run's demo makes its images with imgsh alone: qemu-img and qemu-io on
+# PATH are traps that record any call
+check "the demo needs no qemu-utils" sh -c "
+    mkdir -p trap && for t in qemu-img qemu-io; do
+        printf '#!/bin/sh\necho \"\$0 \$*\" >>\"$WORK/E/trap.log\"; exit 99\n' >trap/\$t; chmod +x trap/\$t
+    done && PATH=\$PWD/trap:\$PATH sh '$ROOT/scripts/demo.sh' '$BUILD' >demo.out 2>&1 &&
+    test ! -e trap.log && grep -q 'Images are identical' demo.out &&
+    grep -q 'before-update' demo.out && test -s demo/disk.raw &&
+    $(command -v qemu-img) check -q demo/disk.qcow2 && $(command -v qemu-img) check -q demo/base.qcow2"
