@@ -307,6 +307,22 @@ uint64_t qcow2_refblocks_needed(uint64_t cluster_size, unsigned rb_bits, uint64_
                                 bool generous);
 /* Allocate n contiguous clusters (refcount 1); returns the host offset or negative errno. */
 int64_t qcow2_alloc_clusters(struct image *img, uint64_t n, struct err *err);
+/*
+ * Allocate the free clusters among n from cluster index first, up to the
+ * first used one; returns how many, or negative errno.
+ */
+int64_t qcow2_alloc_clusters_at(struct image *img, uint64_t first, uint64_t n, struct err *err);
+/*
+ * A new refcount table at byte offset start with the blocks counting
+ * everything up to it and additional clusters after it (qemu's
+ * qcow2_refcount_area); returns the end of the new structures.
+ */
+int64_t qcow2_refcount_area(struct image *img, uint64_t start, uint64_t additional, bool exact,
+                            uint64_t new_index, uint64_t new_offset, struct err *err);
+/* The last cluster with a reference among those of a file of file_size bytes, or -1. */
+int64_t qcow2_last_used_cluster(struct image *img, uint64_t file_size, struct err *err);
+/* Drop refcount blocks that count nothing but themselves (after a shrink). */
+int qcow2_shrink_reftable(struct image *img, struct err *err);
 /* Allocate size bytes (< one cluster) for compressed data; host offset or negative errno. */
 int64_t qcow2_alloc_bytes(struct image *img, uint64_t size, struct err *err);
 /* Add addend to the refcount of the host cluster(s) of an L2 entry (standard or compressed). */
@@ -318,6 +334,35 @@ void qcow2_free_refcounts(struct qcow2 *s);
 int qcow2_detect_metadata_prealloc(struct image *img, struct err *err);
 
 /* write.c */
+enum zero_mode {
+    ZM_ZERO,            /* write zeroes, keeping allocated clusters allocated */
+    ZM_ZERO_UNMAP,      /* write zeroes, clusters may be freed */
+    ZM_DISCARD,         /* discard: reads as zeros (v3) or the backing file */
+    ZM_FULL_DISCARD,    /* entries removed, clusters freed and punched (shrinking) */
+};
+/*
+ * Zero subcluster-aligned [off, off+len) (the end may be the image's) in
+ * the L2 entries, as qemu's zeroize; -ENOTSUP when the format cannot
+ * (compat=0.10 with a backing file, a compressed cluster). img->lock held.
+ */
+int qcow2_zeroize(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                  struct err *err);
+/* Apply mode to the whole clusters of [off, off+len) (img->lock held). */
+int qcow2_zero_range(struct image *img, uint64_t off, uint64_t len, enum zero_mode mode,
+                     struct err *err);
+/*
+ * Preallocation with metadata of guest [off, end): host clusters mapped,
+ * no data written but the copy-on-write parts; *host_end: the end of the
+ * last host run. img->lock held.
+ */
+int qcow2_prealloc_metadata(struct image *img, uint64_t off, uint64_t end, uint64_t *host_end,
+                            struct err *err);
+/*
+ * Map n clusters from guest offset guest (its cluster holds the old data
+ * up to guest, which is copied along) to the host clusters from host.
+ */
+int qcow2_map_prealloc(struct image *img, uint64_t guest, uint64_t host, uint64_t n,
+                       struct err *err);
 int qcow2_write(struct image *img, uint64_t off, const void *buf, size_t len, struct err *err);
 int qcow2_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
                        struct err *err);
@@ -338,6 +383,12 @@ int qcow2_check_overlap(struct image *img, uint64_t offset, uint64_t len, struct
 /* Write one header field (v3 feature bits, reftable or L1 location) in place. */
 int qcow2_write_header_field(struct image *img, unsigned at, const void *bytes, size_t len,
                              struct err *err);
+
+/* resize.c */
+/* Grow the active L1 table to exactly entries entries (img->lock held). */
+int qcow2_grow_l1(struct image *img, uint64_t entries, struct err *err);
+int qcow2_truncate(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,
+                   struct err *err);
 
 /* bitmap.c */
 int qcow2_check_bitmaps_ext(struct qcow2 *s, uint32_t reserved, struct err *err);

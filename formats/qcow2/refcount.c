@@ -250,16 +250,17 @@ static int set_refcount(struct image *img, uint64_t block_off, uint64_t c, uint6
  * count everything up to start, additional clusters after it, and the new
  * structures themselves (which all get a reference); the header is
  * switched to it and the old table freed. new_offset, when not 0, is a
- * block just made for table index new_index. Returns the end of the new
- * structures, or negative errno. (qemu's layout: see create.c.)
+ * block just made for table index new_index; exact: no room to spare in
+ * the table. Returns the end of the new structures, or negative errno.
+ * (qemu's layout: see create.c.)
  */
-static int64_t refcount_area(struct image *img, uint64_t start, uint64_t additional,
-                             uint64_t new_index, uint64_t new_offset, struct err *err)
+int64_t qcow2_refcount_area(struct image *img, uint64_t start, uint64_t additional, bool exact,
+                            uint64_t new_index, uint64_t new_offset, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     uint64_t cs = s->cluster_size, per_block = rc_per_block(s);
     unsigned rb_bits = s->cluster_bits + 3 - s->refcount_order;
-    uint64_t total = qcow2_refblocks_needed(cs, rb_bits, start / cs + additional, true);
+    uint64_t total = qcow2_refblocks_needed(cs, rb_bits, start / cs + additional, !exact);
     uint64_t from = start / cs / per_block, fresh = 0, next;
     uint64_t entries, clusters, table_offset, end, old_offset, old_clusters;
     uint64_t *table;
@@ -269,7 +270,7 @@ static int64_t refcount_area(struct image *img, uint64_t start, uint64_t additio
     if (total > QCOW2_MAX_REFTABLE_BYTES) {
         return err_set(err, -EFBIG, "Refcount table too large");
     }
-    entries = round_up(total + DIV_ROUND_UP(total, 2), cs / 8);
+    entries = round_up(exact ? total : total + DIV_ROUND_UP(total, 2), cs / 8);
     if (entries > QCOW2_MAX_REFTABLE_BYTES) {
         return err_set(err, -EFBIG, "Refcount table too large");
     }
@@ -392,8 +393,8 @@ static int alloc_refcount_block(struct image *img, uint64_t cluster, struct err 
     }
     /* the table is full: a bigger one, with blocks counting it, after all that is counted */
     used = DIV_ROUND_UP(MAX(cluster + 1, blk + 1), per_block);
-    found = refcount_area(img, used * per_block * s->cluster_size, 0, ti,
-                          blk * s->cluster_size, err);
+    found = qcow2_refcount_area(img, used * per_block * s->cluster_size, 0, false, ti,
+                                blk * s->cluster_size, err);
     return found < 0 ? (int)found : -EAGAIN;
 }
 
@@ -503,6 +504,122 @@ int64_t qcow2_alloc_clusters(struct image *img, uint64_t n, struct err *err)
         ret = update_refcount(img, (uint64_t)first, n, 1, err);
     } while (ret == -EAGAIN);
     return ret < 0 ? ret : (int64_t)((uint64_t)first << s->cluster_bits);
+}
+
+int64_t qcow2_alloc_clusters_at(struct image *img, uint64_t first, uint64_t n, struct err *err)
+{
+    uint64_t i;
+    int ret = load_reftable(img, err);
+
+    if (ret < 0) {
+        return ret;
+    }
+    do {
+        for (i = 0; i < n; i++) {
+            uint64_t rc;
+            ret = qcow2_get_refcount_locked(img, first + i, &rc, err);
+            if (ret < 0) {
+                return ret;
+            }
+            if (rc) {
+                break;
+            }
+        }
+        ret = update_refcount(img, first, i, 1, err);
+    } while (ret == -EAGAIN);
+    return ret < 0 ? ret : (int64_t)i;
+}
+
+int64_t qcow2_last_used_cluster(struct image *img, uint64_t file_size, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+
+    for (uint64_t c = DIV_ROUND_UP(file_size, s->cluster_size); c-- > 0;) {
+        uint64_t rc;
+        int ret = qcow2_get_refcount_locked(img, c, &rc, err);
+        if (ret < 0) {
+            return ret;
+        }
+        if (rc) {
+            return (int64_t)c;
+        }
+    }
+    return -1;
+}
+
+int qcow2_shrink_reftable(struct image *img, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t per_block = rc_per_block(s);
+    uint64_t *keep;
+    int ret = load_reftable(img, err);
+
+    if (ret < 0) {
+        return ret;
+    }
+    /* a block that counts nothing but itself is dropped */
+    keep = xcalloc(s->reftable_entries ? s->reftable_entries : 1, sizeof(*keep));
+    for (size_t i = 0; i < s->reftable_entries; i++) {
+        uint64_t off = s->reftable[i] & L1E_OFFSET_MASK, own = UINT64_MAX;
+        uint8_t *blk;
+        bool unused;
+
+        if (!off) {
+            continue;
+        }
+        blk = qcache_get(img, &s->rc_cache, off, true, err);
+        if (!blk) {
+            free(keep);
+            return -EIO;
+        }
+        if ((off >> s->cluster_bits) / per_block == i) {
+            own = qcow2_rc_get(s->refcount_order, blk, (off >> s->cluster_bits) % per_block);
+            qcow2_rc_set(s->refcount_order, blk, (off >> s->cluster_bits) % per_block, 0);
+        }
+        unused = buf_is_zero(blk, s->cluster_size);
+        if (own != UINT64_MAX) {
+            qcow2_rc_set(s->refcount_order, blk, (off >> s->cluster_bits) % per_block, own);
+        }
+        keep[i] = unused ? 0 : s->reftable[i];
+    }
+    ret = write_reftable(img, s->reftable_offset, keep, s->reftable_entries, err);
+    if (ret == 0) {
+        ret = file_flush(img->file, err);
+    }
+    for (size_t i = 0; i < s->reftable_entries; i++) {
+        uint64_t off = s->reftable[i] & L1E_OFFSET_MASK, cover, c = off >> s->cluster_bits;
+        uint8_t *blk;
+
+        if (!s->reftable[i] || keep[i]) {
+            continue;
+        }
+        if (ret == 0) {
+            /* the block's own count goes, in the block that counts it (not written back
+             * when that is the block itself: it is dropped from the cache and punched) */
+            cover = c / per_block < s->reftable_entries ? s->reftable[c / per_block] & L1E_OFFSET_MASK
+                                                        : 0;
+            if (!cover) {
+                ret = qcow2_signal_corruption(img, err, "Refblock at %#" PRIx64 " is not covered "
+                                              "by the refcount structures", off);
+            } else if (!(blk = qcache_get(img, &s->rc_cache, cover, true, err))) {
+                ret = -EIO;
+            } else if (qcow2_rc_get(s->refcount_order, blk, c % per_block) != 1) {
+                ret = qcow2_signal_corruption(img, err, "Invalid refcount: %" PRIu64,
+                                              qcow2_rc_get(s->refcount_order, blk, c % per_block));
+            } else {
+                qcow2_rc_set(s->refcount_order, blk, c % per_block, 0);
+                qcache_mark_dirty(&s->rc_cache, blk);
+                if (c < s->free_cluster_index) {
+                    s->free_cluster_index = c;
+                }
+                qcache_forget(&s->rc_cache, off);
+                file_write_zeroes(img->file, off, s->cluster_size, true, NULL);
+            }
+        }
+        s->reftable[i] = 0;
+    }
+    free(keep);
+    return ret;
 }
 
 int64_t qcow2_alloc_bytes(struct image *img, uint64_t size, struct err *err)

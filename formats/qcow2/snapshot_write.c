@@ -429,13 +429,18 @@ int qcow2_snapshot_apply(struct image *img, const char *name, struct err *err)
         return ret;
     }
     if (sn->disk_size != UINT64_MAX && sn->disk_size != img->size) {
-        return err_set(err, -ENOTSUP, "imgsh cannot apply a snapshot of another disk size yet");
-    }
-    if (sn->l1_size > s->l1_size) {
-        return err_set(err, -ENOTSUP, "imgsh cannot grow the L1 table for a snapshot yet");
+        /* the image takes the snapshot's size first */
+        ret = qcow2_truncate(img, sn->disk_size, true, PREALLOC_OFF, err);
+        if (ret < 0) {
+            return ret;
+        }
+        sn = &s->snapshots[i];
     }
     pthread_mutex_lock(&img->lock);
-    ret = read_l1(img, sn->l1_offset, sn->l1_size, &sn_l1, err);
+    ret = qcow2_grow_l1(img, sn->l1_size, err);
+    if (ret == 0) {
+        ret = read_l1(img, sn->l1_offset, sn->l1_size, &sn_l1, err);
+    }
     if (ret == 0) {
         ret = update_snapshot_refcount(img, sn->l1_offset, sn->l1_size, 1, err);
     }

@@ -574,11 +574,6 @@ static int write_zero_buffers(struct image *img, uint64_t off, uint64_t len, str
     return ret;
 }
 
-enum zero_mode {
-    ZM_ZERO,            /* write zeroes, keeping allocated clusters allocated */
-    ZM_ZERO_UNMAP,      /* write zeroes, clusters may be freed */
-    ZM_DISCARD,         /* discard: reads as zeros (v3) or the backing file */
-};
 
 /*
  * Apply mode to the whole clusters of [off, off+len) (cluster aligned, or
@@ -610,7 +605,10 @@ static int zero_l2_span(struct image *img, uint64_t off, uint64_t len, enum zero
                     (s->data_file && (e & QCOW_OFLAG_COPIED));
         ne = e;
         nbm = bm;
-        if (mode == ZM_DISCARD) {
+        if (mode == ZM_FULL_DISCARD) {
+            unmap = true;
+            ne = nbm = 0;
+        } else if (mode == ZM_DISCARD) {
             unmap = true;
             if (img->backing || allocated) {
                 if (s->extended_l2) {
@@ -642,14 +640,14 @@ static int zero_l2_span(struct image *img, uint64_t off, uint64_t len, enum zero
     return ret;
 }
 
-static int zero_range(struct image *img, uint64_t off, uint64_t len, enum zero_mode mode,
-                      struct err *err)
+int qcow2_zero_range(struct image *img, uint64_t off, uint64_t len, enum zero_mode mode,
+                     struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
     int ret = 0;
 
-    s->punch_freed = mode != ZM_ZERO && (img->flags & IMG_UNMAP);
+    s->punch_freed = mode == ZM_FULL_DISCARD || (mode != ZM_ZERO && (img->flags & IMG_UNMAP));
     while (ret == 0 && len) {
         uint64_t n = MIN(len, round_down(off, span) + span - off);
         ret = zero_l2_span(img, off, n, mode, err);
@@ -723,8 +721,8 @@ static int zero_subclusters(struct image *img, uint64_t off, uint64_t len, struc
 }
 
 /* qemu's zeroize: aligned to subclusters (or ending at the image end). -ENOTSUP: write zeros. */
-static int zeroize(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
-                   struct err *err)
+int qcow2_zeroize(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
+                  struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     uint64_t end = off + len, head, tail;
@@ -739,7 +737,7 @@ static int zeroize(struct image *img, uint64_t off, uint64_t len, bool may_unmap
     }
     if (s->version < 3) {
         /* no zero flag: without a backing file, unallocated clusters read as zeros */
-        return img->backing ? -ENOTSUP : zero_range(img, off, len, ZM_DISCARD, err);
+        return img->backing ? -ENOTSUP : qcow2_zero_range(img, off, len, ZM_DISCARD, err);
     }
     /* subclusters of a first partial cluster, whole clusters, subclusters of a last one */
     head = MIN(end, round_up(off, s->cluster_size)) - off;
@@ -753,7 +751,7 @@ static int zeroize(struct image *img, uint64_t off, uint64_t len, bool may_unmap
         }
     }
     if (end > off) {
-        ret = zero_range(img, off, end - off, may_unmap ? ZM_ZERO_UNMAP : ZM_ZERO, err);
+        ret = qcow2_zero_range(img, off, end - off, may_unmap ? ZM_ZERO_UNMAP : ZM_ZERO, err);
         if (ret < 0) {
             return ret;
         }
@@ -804,7 +802,7 @@ static int zero_piece(struct image *img, uint64_t off, uint64_t len, bool may_un
             return -ENOTSUP;
         }
     }
-    return zeroize(img, off, len, may_unmap, err);
+    return qcow2_zeroize(img, off, len, may_unmap, err);
 }
 
 int qcow2_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_unmap,
@@ -853,7 +851,7 @@ int qcow2_discard(struct image *img, uint64_t off, uint64_t len, struct err *err
     pthread_mutex_lock(&img->lock);
     ret = usable(img, err);
     if (ret == 0) {
-        ret = zero_range(img, a, b - a, ZM_DISCARD, err);
+        ret = qcow2_zero_range(img, a, b - a, ZM_DISCARD, err);
     }
     pthread_mutex_unlock(&img->lock);
     return ret;
@@ -952,6 +950,157 @@ int qcow2_write_compressed(struct image *img, uint64_t off, const void *raw, siz
     ret = l2_changed(img, t, err);
 out:
     pthread_mutex_unlock(&img->lock);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* preallocation (resize)                                                     */
+
+/*
+ * Map guest [off, end) (within one L2 table) to host clusters without
+ * writing guest data: clusters written in place keep theirs, the others
+ * get new ones, whose parts outside the range are filled with the guest
+ * data they read as (zeros past the old end). Subcluster bitmaps are left
+ * alone, as qemu leaves them. *host_end: where the range ends in the file.
+ */
+static int prealloc_l2_span(struct image *img, uint64_t off, uint64_t end, uint64_t *host_end,
+                            struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t cs = s->cluster_size, gran = s->extended_l2 ? s->subcluster_size : cs;
+    uint64_t mask = (1ULL << s->l2_bits) - 1, l2_off;
+    int ret = writable_l2(img, off >> (s->cluster_bits + s->l2_bits), &l2_off, err);
+
+    while (ret == 0 && off < end) {
+        uint64_t idx = (off >> s->cluster_bits) & mask, n = 1, cstart = round_down(off, cs);
+        uint64_t chunk_end, host, ws, we;
+        uint8_t *t = l2_table(img, l2_off, err);
+        int64_t got;
+
+        if (!t) {
+            return -EIO;
+        }
+        if (in_place(s, l2_entry(s, t, idx))) {
+            uint64_t e = l2_entry(s, t, idx);
+            host = s->data_file && !(e & L2E_OFFSET_MASK) ? cstart : e & L2E_OFFSET_MASK;
+            chunk_end = MIN(end, cstart + cs);
+            *host_end = host + (chunk_end - cstart);
+            off = chunk_end;
+            continue;
+        }
+        while (cstart + n * cs < end && !in_place(s, l2_entry(s, t, idx + n))) {
+            n++;
+        }
+        chunk_end = MIN(end, cstart + n * cs);
+        if (s->data_file) {
+            got = (int64_t)cstart;
+        } else {
+            got = qcow2_alloc_clusters(img, n, err);
+            if (got < 0) {
+                return (int)got;
+            }
+        }
+        host = (uint64_t)got;
+        /* copy-on-write of the partial (sub)clusters at both ends */
+        ws = round_down(off, gran);
+        we = MIN(round_up(chunk_end, gran), cstart + n * cs);
+        if (off > ws || we > chunk_end) {
+            uint8_t *cow = xmalloc_io((size_t)MAX(off - ws, we - chunk_end) + 1);
+            ret = cow_read(img, ws, cow, off - ws, err);
+            if (ret == 0) {
+                ret = data_pwrite(img, host + (ws - cstart), cow, off - ws, err);
+            }
+            if (ret == 0 && we > chunk_end) {
+                ret = cow_read(img, chunk_end, cow, we - chunk_end, err);
+                if (ret == 0) {
+                    ret = data_pwrite(img, host + (chunk_end - cstart), cow, we - chunk_end, err);
+                }
+            }
+            free(cow);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        t = l2_table(img, l2_off, err);
+        if (!t) {
+            return -EIO;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t old = l2_entry(s, t, idx + i);
+            set_l2(s, t, idx + i, (host + i * cs) | QCOW_OFLAG_COPIED, l2_bitmap(s, t, idx + i));
+            if (!s->data_file && (old & (QCOW_OFLAG_COMPRESSED | L2E_OFFSET_MASK))) {
+                ret = l2_changed(img, t, err);
+                if (ret == 0) {
+                    ret = free_old_entries(img, &old, 1, err);
+                }
+                t = l2_table(img, l2_off, err);
+                if (ret < 0 || !t) {
+                    return ret < 0 ? ret : -EIO;
+                }
+            }
+        }
+        ret = l2_changed(img, t, err);
+        *host_end = host + (chunk_end - cstart);
+        off = chunk_end;
+    }
+    return ret;
+}
+
+int qcow2_prealloc_metadata(struct image *img, uint64_t off, uint64_t end, uint64_t *host_end,
+                            struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
+    int ret = 0;
+
+    while (ret == 0 && off < end) {
+        uint64_t n = MIN(end, round_down(off, span) + span);
+        ret = prealloc_l2_span(img, off, n, host_end, err);
+        off = n;
+    }
+    return ret;
+}
+
+int qcow2_map_prealloc(struct image *img, uint64_t guest, uint64_t host, uint64_t n,
+                       struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t cs = s->cluster_size, mask = (1ULL << s->l2_bits) - 1;
+    int ret = 0;
+
+    while (ret == 0 && n) {
+        uint64_t idx = (guest >> s->cluster_bits) & mask, k = MIN(n, mask + 1 - idx), l2_off;
+        uint64_t head = guest % cs;
+        uint8_t *t;
+
+        guest -= head;
+        ret = writable_l2(img, guest >> (s->cluster_bits + s->l2_bits), &l2_off, err);
+        if (ret == 0 && head) {
+            /* the old last cluster's data moves along into the new one */
+            uint8_t *cow = xmalloc_io((size_t)head);
+            ret = cow_read(img, guest, cow, head, err);
+            if (ret == 0) {
+                ret = data_pwrite(img, host, cow, head, err);
+            }
+            free(cow);
+        }
+        for (uint64_t i = 0; ret == 0 && i < k; i++) {
+            uint64_t old;
+            t = l2_table(img, l2_off, err);
+            if (!t) {
+                return -EIO;
+            }
+            old = l2_entry(s, t, idx + i);
+            set_l2(s, t, idx + i, (host + i * cs) | QCOW_OFLAG_COPIED, l2_bitmap(s, t, idx + i));
+            ret = l2_changed(img, t, err);
+            if (ret == 0 && !s->data_file && (old & (QCOW_OFLAG_COMPRESSED | L2E_OFFSET_MASK))) {
+                ret = free_old_entries(img, &old, 1, err);
+            }
+        }
+        guest += k * cs;
+        host += k * cs;
+        n -= k;
+    }
     return ret;
 }
 
