@@ -180,6 +180,54 @@ fail:
     return ret;
 }
 
+int image_reopen_rw(struct image *img, struct err *err)
+{
+    unsigned flags = (img->flags | IMG_RDWR) & ~IMG_NO_IO;
+    bool sync;
+    int ret;
+
+    if (img->flags & IMG_RDWR) {
+        return 0;
+    }
+    /* our own read-only locks would conflict with the new ones: drop them first */
+    if (img->drv->close) {
+        img->drv->close(img);
+    }
+    file_close(img->file);
+    img->file = NULL;
+    free(img->backing_file);
+    free(img->backing_fmt);
+    img->backing_file = img->backing_fmt = NULL;
+    memset(img->opaque, 0, img->drv->instance_size ? img->drv->instance_size : 1);
+    img->flags = flags;
+    ret = file_open(&img->file, img->filename, FILE_RDWR, img->cache, err);
+    if (ret == 0) {
+        sync = img->file->sync_writes;
+        img->file->sync_writes = false;
+        img->sync_writes = sync;
+        ret = file_lock(img->file, PERM_CONSISTENT_READ | PERM_WRITE | PERM_RESIZE,
+                        (flags & IMG_FORCE_SHARE) ? 0 : img->drv->unshared_perms, err);
+    }
+    if (ret == 0) {
+        ret = img->drv->open(img, err);
+    }
+    if (ret < 0) {
+        img->broken = true;     /* closed and not opened again: unusable */
+    }
+    return ret;
+}
+
+int image_make_empty(struct image *img, struct err *err)
+{
+    if (!(img->flags & IMG_RDWR)) {
+        return err_set(err, -EPERM, "image '%s' is read-only", img->filename);
+    }
+    if (!img->drv->make_empty) {
+        return err_set(err, -ENOTSUP, "Operation not supported");
+    }
+    return img->drv->make_empty(img, err);
+}
+
 void image_warn_probed_raw(const char *filename)
 {
     fflush(stdout);

@@ -61,6 +61,14 @@ struct image {
 int image_open(struct image **out, const char *filename, const char *fmt, unsigned flags,
                enum cache_mode cache, struct err *err);
 void image_close(struct image *img);
+/*
+ * Reopen img (a layer of a chain opened read-only, e.g. a backing file)
+ * read-write in place: its locks are taken again for writing. On failure
+ * the layer is unusable and the caller should close the chain.
+ */
+int image_reopen_rw(struct image *img, struct err *err);
+/* Drop everything the image holds so that it reads as its backing file. */
+int image_make_empty(struct image *img, struct err *err);
 /* qemu's warning for a read-write open of an image probed as raw. */
 void image_warn_probed_raw(const char *filename);
 

@@ -9,6 +9,21 @@
 
 const struct cmd commands[] = {
     {
+        .name = "commit",
+        .handler = cmd_commit,
+        .summary = "Write an image's data into its backing file",
+        .synopsis = "[--object objectdef] [--image-opts] [-q] [-f fmt] [-t cache] [-b base] "
+                    "[-r rate_limit] [-d] [-p] filename",
+        .details = "  -f fmt      format of the image (probed when omitted)\n"
+                   "  -t cache    cache mode (default: writeback)\n"
+                   "  -b base     commit into this image of the backing chain (implies -d)\n"
+                   "  -d          keep the image's data (do not empty it afterwards)\n"
+                   "  -r rate     accepted for compatibility; not enforced\n"
+                   "  -p          show progress\n"
+                   "  -q          quiet: print nothing but errors\n",
+        .flags = CMD_COMPAT | CMD_WRITES,
+    },
+    {
         .name = "compare",
         .handler = cmd_compare,
         .summary = "Check whether two images show the same guest data",

@@ -202,6 +202,8 @@ struct fmt_driver {
      */
     int (*snapshot_load)(struct image *img, const char *id, const char *name, struct err *err);
     int (*amend)(struct image *img, struct opts *opts, bool force, struct err *err);
+    /* Make the image read as its backing file again (commit without -d). NULL: not possible. */
+    int (*make_empty)(struct image *img, struct err *err);
     /*
      * Size a new image of this format with create options opts, holding
      * the data of src (NULL: an empty image of opts' "size"). NULL: the

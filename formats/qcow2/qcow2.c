@@ -610,6 +610,7 @@ const struct fmt_driver fmt_qcow2 = {
     .write_compressed = qcow2_write_compressed,
     .flush = qcow2_flush,
     .truncate = qcow2_truncate,
+    .make_empty = qcow2_make_empty,
     .block_status = qcow2_block_status,
     .get_info = qcow2_get_info,
     .snapshot_list = qcow2_snapshot_list_hook,

@@ -385,6 +385,7 @@ int qcow2_write_header_field(struct image *img, unsigned at, const void *bytes, 
                              struct err *err);
 
 /* resize.c */
+int qcow2_make_empty(struct image *img, struct err *err);
 /* Grow the active L1 table to exactly entries entries (img->lock held). */
 int qcow2_grow_l1(struct image *img, uint64_t entries, struct err *err);
 int qcow2_truncate(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,

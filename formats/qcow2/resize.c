@@ -323,3 +323,87 @@ int qcow2_truncate(struct image *img, uint64_t size, bool allow_shrink, enum pre
     pthread_mutex_unlock(&img->lock);
     return ret;
 }
+
+/*
+ * make_empty (commit): a v3 image without snapshots, bitmaps, encryption
+ * or data file, whose metadata fits one refcount block, is rebuilt as
+ * qemu rebuilds it: header, refcount table, one refcount block, an empty
+ * L1 table, and nothing after. Any other image has every cluster
+ * discarded (entries removed, space punched out).
+ */
+int qcow2_make_empty(struct image *img, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t cs = s->cluster_size, per_block = (cs * 8) >> s->refcount_order;
+    uint64_t l1_clusters = DIV_ROUND_UP((uint64_t)s->l1_size * 8, cs);
+    uint8_t hdr[20], be[8];
+    int64_t got;
+    int ret;
+
+    pthread_mutex_lock(&img->lock);
+    if (s->version < 3 || s->nb_snapshots || s->nb_bitmaps || 3 + l1_clusters > per_block ||
+        s->crypt_method || s->data_file) {
+        ret = qcow2_zero_range(img, 0, img->size, ZM_FULL_DISCARD, err);
+        if (ret == 0) {
+            ret = qcow2_flush_locked(img, err);
+        }
+        pthread_mutex_unlock(&img->lock);
+        return ret;
+    }
+    ret = file_write_zeroes(img->file, s->l1_offset, l1_clusters * cs, false, err);
+    if (ret == 0) {
+        ret = file_write_zeroes(img->file, cs, (2 + l1_clusters) * cs, false, err);
+    }
+    if (ret == 0) {
+        ret = file_flush(img->file, err);
+    }
+    /* the refcounts are wrong until the end: the image is dirty meanwhile */
+    if (ret == 0) {
+        put_be64(be, s->incompat | QCOW2_INCOMPAT_DIRTY);
+        ret = qcow2_write_header_field(img, QH_INCOMPAT, be, sizeof(be), err);
+    }
+    if (ret < 0) {
+        pthread_mutex_unlock(&img->lock);
+        return ret;
+    }
+    memset(s->l1, 0, (size_t)s->l1_size * 8);
+    qcow2_cache_free(s);
+    ret = qcow2_cache_init(img, err);
+    free(s->reftable);
+    s->reftable_entries = cs / 8;
+    s->reftable = xcalloc(s->reftable_entries, sizeof(uint64_t));
+    s->reftable_clusters = 1;
+    put_be64(hdr, 3 * cs);
+    put_be64(hdr + 8, cs);
+    put_be32(hdr + 16, 1);
+    ret = qcow2_write_header_field(img, QH_L1_OFFSET, hdr, sizeof(hdr), err);
+    if (ret == 0) {
+        s->l1_offset = 3 * cs;
+        s->reftable_offset = cs;
+        put_be64(be, 2 * cs);
+        ret = file_pwrite(img->file, cs, be, sizeof(be), err);
+    }
+    if (ret == 0) {
+        ret = file_flush(img->file, err);
+    }
+    if (ret == 0) {
+        s->reftable[0] = 2 * cs;
+        s->free_cluster_index = 0;
+        s->free_byte_offset = 0;
+        got = qcow2_alloc_clusters(img, DIV_ROUND_UP(3 * cs + (uint64_t)s->l1_size * 8, cs), err);
+        ret = got < 0 ? (int)got : qcow2_flush_locked(img, err);
+    }
+    if (ret == 0) {
+        put_be64(be, s->incompat & ~QCOW2_INCOMPAT_DIRTY);
+        ret = qcow2_write_header_field(img, QH_INCOMPAT, be, sizeof(be), err);
+    }
+    if (ret == 0) {
+        struct err e = { 0 };
+        if (file_truncate(img->file, (3 + l1_clusters) * cs, PREALLOC_OFF, &e) < 0) {
+            warn_printf("%s", e.msg);
+        }
+        s->file_length = (3 + l1_clusters) * cs;
+    }
+    pthread_mutex_unlock(&img->lock);
+    return ret;
+}
