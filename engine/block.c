@@ -217,6 +217,24 @@ int image_reopen_rw(struct image *img, struct err *err)
     return ret;
 }
 
+int image_change_backing_file(struct image *img, const char *backing, const char *backing_fmt,
+                              struct err *err)
+{
+    if (backing && !*backing) {
+        backing = NULL;
+    }
+    if (backing && !backing_fmt) {
+        return err_set(err, -EINVAL, "backing format must be specified");
+    }
+    if (!img->drv->change_backing_file) {
+        return err_set(err, -ENOTSUP, "Operation not supported");
+    }
+    if (!(img->flags & IMG_RDWR)) {
+        return err_set(err, -EPERM, "image '%s' is read-only", img->filename);
+    }
+    return img->drv->change_backing_file(img, backing, backing ? backing_fmt : NULL, err);
+}
+
 int image_make_empty(struct image *img, struct err *err)
 {
     if (!(img->flags & IMG_RDWR)) {
@@ -516,6 +534,36 @@ int image_block_status(struct image *img, uint64_t off, uint64_t len, struct blo
         }
         want = bs->pnum;    /* the next layer decides, but only for this run */
     }
+}
+
+int image_is_allocated_above(struct image *top, const struct image *base, uint64_t off,
+                             uint64_t len, uint64_t *pnum, struct err *err)
+{
+    uint64_t want = len;
+
+    for (struct image *l = top; l && l != base; l = l->backing) {
+        struct block_status bs = { 0 };
+
+        if (off >= l->size) {
+            continue;
+        }
+        if (l->drv->block_status) {
+            int ret = l->drv->block_status(l, off, MIN(want, l->size - off), &bs, err);
+            if (ret < 0) {
+                return ret;
+            }
+        } else {
+            bs.pnum = MIN(want, l->size - off);
+            bs.flags = BS_DATA;
+        }
+        if (bs.flags & (BS_DATA | BS_ZERO)) {
+            *pnum = MIN(want, bs.pnum);
+            return 1;
+        }
+        want = MIN(want, bs.pnum);
+    }
+    *pnum = want;
+    return 0;
 }
 
 int64_t image_allocated_size(struct image *img)

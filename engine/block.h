@@ -67,6 +67,13 @@ void image_close(struct image *img);
  * the layer is unusable and the caller should close the chain.
  */
 int image_reopen_rw(struct image *img, struct err *err);
+/*
+ * Record backing (NULL or "": none) and its format in img, as qemu's
+ * bdrv_change_backing_file with require set: a backing file without a
+ * format is refused ("backing format must be specified").
+ */
+int image_change_backing_file(struct image *img, const char *backing, const char *backing_fmt,
+                              struct err *err);
 /* Drop everything the image holds so that it reads as its backing file. */
 int image_make_empty(struct image *img, struct err *err);
 /* qemu's warning for a read-write open of an image probed as raw. */
@@ -108,6 +115,14 @@ int image_snapshot_load(struct image *img, const char *id, const char *name, str
  */
 int image_block_status(struct image *img, uint64_t off, uint64_t len, struct block_status *bs,
                        struct err *err);
+/*
+ * Is [off, off+len) allocated (data or zeros) in some layer from top down
+ * to base (exclusive; NULL: the whole chain)? Returns 1 or 0 for the run
+ * of *pnum bytes from off with the same answer, or negative errno. Layers
+ * past their own end count as unallocated.
+ */
+int image_is_allocated_above(struct image *top, const struct image *base, uint64_t off,
+                             uint64_t len, uint64_t *pnum, struct err *err);
 /* Host bytes used by the image ("disk size"), or negative errno. */
 int64_t image_allocated_size(struct image *img);
 /*

@@ -146,6 +146,23 @@ const struct cmd commands[] = {
         .flags = CMD_COMPAT,
     },
     {
+        .name = "rebase",
+        .handler = cmd_rebase,
+        .summary = "Change the backing file of an image",
+        .synopsis = "[--object objectdef] [--image-opts] [-U] [-q] [-f fmt] [-t cache] "
+                    "[-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] filename",
+        .details = "  -b backing_file  the new backing file (\"\" for none: the image takes its data)\n"
+                   "  -F backing_fmt   its format (required to record it)\n"
+                   "  -u               unsafe: only change the name, copy nothing\n"
+                   "  -f fmt           format of the image (probed when omitted)\n"
+                   "  -t cache         cache mode of the image (default: writeback)\n"
+                   "  -T src_cache     cache mode of the backing files (default: writeback)\n"
+                   "  -p               show progress\n"
+                   "  -q               quiet: print nothing but errors\n"
+                   "  -U               force share: open even if the images are in use\n",
+        .flags = CMD_COMPAT | CMD_WRITES,
+    },
+    {
         .name = "resize",
         .handler = cmd_resize,
         .summary = "Change the virtual size of a disk image",

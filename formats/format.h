@@ -202,6 +202,12 @@ struct fmt_driver {
      */
     int (*snapshot_load)(struct image *img, const char *id, const char *name, struct err *err);
     int (*amend)(struct image *img, struct opts *opts, bool force, struct err *err);
+    /*
+     * Record another backing file (NULL: none) and its format (NULL: none)
+     * in the image's metadata. NULL hook: the format has no backing files.
+     */
+    int (*change_backing_file)(struct image *img, const char *backing, const char *backing_fmt,
+                               struct err *err);
     /* Make the image read as its backing file again (commit without -d). NULL: not possible. */
     int (*make_empty)(struct image *img, struct err *err);
     /*

@@ -186,7 +186,15 @@ static int read_extensions(struct image *img, const uint8_t *cluster0, uint64_t 
             s->data_file_name = dup_bytes(cluster0 + off, len);
             break;
         default:
-            break;          /* unknown extensions are ignored (and kept on disk) */
+            /* unknown extensions are kept, to be written back with the header */
+            s->unknown_ext = xrealloc(s->unknown_ext,
+                                      (s->nb_unknown_ext + 1) * sizeof(*s->unknown_ext));
+            s->unknown_ext[s->nb_unknown_ext].type = type;
+            s->unknown_ext[s->nb_unknown_ext].len = len;
+            s->unknown_ext[s->nb_unknown_ext].data = xmalloc(len ? len : 1);
+            memcpy(s->unknown_ext[s->nb_unknown_ext].data, cluster0 + off, len);
+            s->nb_unknown_ext++;
+            break;
         }
         off += round_up(len, 8);
     }
@@ -232,6 +240,11 @@ static void qcow2_close(struct image *img)
     free(s->backing_fmt);
     free(s->data_file_name);
     free(s->features);
+    for (size_t i = 0; i < s->nb_unknown_ext; i++) {
+        free(s->unknown_ext[i].data);
+    }
+    free(s->unknown_ext);
+    free(s->unknown_header);
 }
 
 static int open_data_file(struct image *img, struct err *err)
@@ -377,6 +390,11 @@ static int qcow2_open(struct image *img, struct err *err)
     }
     if (s->header_length > QH_COMPRESSION_TYPE) {
         s->compression_type = c0[QH_COMPRESSION_TYPE];
+    }
+    if (s->header_length > QH_V3_FULL_LENGTH) {
+        s->unknown_header_len = s->header_length - QH_V3_FULL_LENGTH;
+        s->unknown_header = xmalloc(s->unknown_header_len);
+        memcpy(s->unknown_header, c0 + QH_V3_FULL_LENGTH, s->unknown_header_len);
     }
     if (s->compression_type > 1) {
         ret = err_set(err, -ENOTSUP, "qcow2: unknown compression type: %u", s->compression_type);
@@ -537,6 +555,152 @@ fail:
     return ret;
 }
 
+static const struct {
+    uint8_t type, bit;
+    const char *name;
+} feature_names[] = {
+    { 0, 0, "dirty bit" },
+    { 0, 1, "corrupt bit" },
+    { 0, 2, "external data file" },
+    { 0, 3, "compression type" },
+    { 0, 4, "extended L2 entries" },
+    { 1, 0, "lazy refcounts" },
+    { 2, 0, "bitmaps" },
+    { 2, 1, "raw external data" },
+};
+
+static bool put_ext(uint8_t *h, size_t *off, size_t room, uint32_t type, const void *data,
+                    size_t len)
+{
+    if (*off + 8 + round_up(len, 8) > room) {
+        return false;
+    }
+    put_be32(h + *off, type);
+    put_be32(h + *off + 4, (uint32_t)len);
+    if (len) {
+        memcpy(h + *off + 8, data, len);
+    }
+    *off += 8 + round_up(len, 8);
+    return true;
+}
+
+int qcow2_update_header(struct image *img, const char *backing, const char *backing_fmt,
+                        struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    uint64_t cs = s->cluster_size;
+    uint8_t *h = xcalloc(1, (size_t)cs);
+    size_t off;
+    bool ok = true;
+    int ret;
+
+    put_be32(h + QH_MAGIC, QCOW2_MAGIC);
+    put_be32(h + QH_VERSION, s->version);
+    put_be32(h + QH_CLUSTER_BITS, s->cluster_bits);
+    put_be64(h + QH_SIZE, img->size);
+    put_be32(h + QH_CRYPT_METHOD, s->crypt_method);
+    put_be32(h + QH_L1_SIZE, s->l1_size);
+    put_be64(h + QH_L1_OFFSET, s->l1_offset);
+    put_be64(h + QH_REFTABLE_OFFSET, s->reftable_offset);
+    put_be32(h + QH_REFTABLE_CLUSTERS, s->reftable_clusters);
+    put_be32(h + QH_NB_SNAPSHOTS, s->nb_snapshots);
+    put_be64(h + QH_SNAPSHOTS_OFFSET, s->snapshots_offset);
+    off = QH_V2_LENGTH;
+    if (s->version >= 3) {
+        put_be64(h + QH_INCOMPAT, s->incompat);
+        put_be64(h + QH_COMPAT, s->compat);
+        put_be64(h + QH_AUTOCLEAR, s->autoclear);
+        put_be32(h + QH_REFCOUNT_ORDER, s->refcount_order);
+        put_be32(h + QH_HEADER_LENGTH, QH_V3_FULL_LENGTH + s->unknown_header_len);
+        h[QH_COMPRESSION_TYPE] = s->compression_type;
+        off = QH_V3_FULL_LENGTH;
+        if (s->unknown_header_len) {
+            memcpy(h + off, s->unknown_header, s->unknown_header_len);
+            off += s->unknown_header_len;
+        }
+    }
+    if (backing_fmt) {
+        ok = put_ext(h, &off, cs, QEXT_BACKING_FORMAT, backing_fmt, strlen(backing_fmt));
+    }
+    if (ok && (s->incompat & QCOW2_INCOMPAT_DATA_FILE) && s->data_file_name) {
+        ok = put_ext(h, &off, cs, QEXT_DATA_FILE, s->data_file_name, strlen(s->data_file_name));
+    }
+    if (ok && s->has_crypto_ext) {
+        uint8_t c[16];
+        put_be64(c, s->crypto_offset);
+        put_be64(c + 8, s->crypto_length);
+        ok = put_ext(h, &off, cs, QEXT_CRYPTO, c, sizeof(c));
+    }
+    if (ok && s->version >= 3 && cs > 4096) {
+        uint8_t table[ARRAY_SIZE(feature_names) * 48] = { 0 };
+        for (size_t i = 0; i < ARRAY_SIZE(feature_names); i++) {
+            table[i * 48] = feature_names[i].type;
+            table[i * 48 + 1] = feature_names[i].bit;
+            memcpy(table + i * 48 + 2, feature_names[i].name, strlen(feature_names[i].name));
+        }
+        ok = put_ext(h, &off, cs, QEXT_FEATURE_TABLE, table, sizeof(table));
+    }
+    if (ok && s->nb_bitmaps > 0) {
+        uint8_t b[24] = { 0 };
+        put_be32(b, s->nb_bitmaps);
+        put_be64(b + 8, s->bitmap_dir_size);
+        put_be64(b + 16, s->bitmap_dir_offset);
+        ok = put_ext(h, &off, cs, QEXT_BITMAPS, b, sizeof(b));
+    }
+    for (size_t i = 0; ok && i < s->nb_unknown_ext; i++) {
+        ok = put_ext(h, &off, cs, s->unknown_ext[i].type, s->unknown_ext[i].data,
+                     s->unknown_ext[i].len);
+    }
+    if (ok) {
+        ok = put_ext(h, &off, cs, QEXT_END, NULL, 0);
+    }
+    if (ok && backing) {
+        size_t n = strlen(backing);
+        ok = n <= cs - off;
+        if (ok) {
+            memcpy(h + off, backing, n);
+            put_be64(h + QH_BACKING_OFFSET, off);
+            put_be32(h + QH_BACKING_SIZE, (uint32_t)n);
+        }
+    }
+    if (!ok) {
+        free(h);
+        return err_set(err, -ENOSPC, "No space left on device");
+    }
+    ret = file_pwrite(img->file, 0, h, (size_t)cs, err);
+    if (ret == 0) {
+        ret = file_flush(img->file, err);
+    }
+    free(h);
+    return ret;
+}
+
+static int qcow2_change_backing_file(struct image *img, const char *backing,
+                                     const char *backing_fmt, struct err *err)
+{
+    struct qcow2 *s = qcow2_state(img);
+    int ret;
+
+    if (backing && strlen(backing) > QCOW2_MAX_BACKING_NAME) {
+        return err_set(err, -EINVAL, "Invalid argument");
+    }
+    if (backing && (s->autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW)) {
+        return err_set(err, -EINVAL, "Invalid argument");
+    }
+    pthread_mutex_lock(&img->lock);
+    ret = qcow2_update_header(img, backing, backing_fmt, err);
+    pthread_mutex_unlock(&img->lock);
+    if (ret == 0) {
+        free(img->backing_file);
+        free(img->backing_fmt);
+        free(s->backing_fmt);
+        img->backing_file = backing ? xstrdup(backing) : NULL;
+        img->backing_fmt = backing_fmt ? xstrdup(backing_fmt) : NULL;
+        s->backing_fmt = backing_fmt ? xstrdup(backing_fmt) : NULL;
+    }
+    return ret;
+}
+
 static int qcow2_get_info(struct image *img, struct image_info *info, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
@@ -611,6 +775,7 @@ const struct fmt_driver fmt_qcow2 = {
     .flush = qcow2_flush,
     .truncate = qcow2_truncate,
     .make_empty = qcow2_make_empty,
+    .change_backing_file = qcow2_change_backing_file,
     .block_status = qcow2_block_status,
     .get_info = qcow2_get_info,
     .snapshot_list = qcow2_snapshot_list_hook,

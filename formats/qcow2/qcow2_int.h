@@ -47,6 +47,7 @@
 #define QH_HEADER_LENGTH 100                     /* 4 */
 #define QH_V3_MIN_LENGTH 104
 #define QH_COMPRESSION_TYPE 104                  /* 1 */
+#define QH_V3_FULL_LENGTH 112                    /* qemu's header with its padding */
 
 /* feature bits */
 #define QCOW2_INCOMPAT_DIRTY (1ULL << 0)
@@ -112,6 +113,11 @@ struct qcow2_snapshot {
     uint64_t icount;        /* UINT64_MAX when not recorded */
     uint32_t extra_size;
     uint8_t *extra;         /* the extra data as read (extra_size bytes), or NULL */
+};
+
+struct qcow2_unknown_ext {
+    uint32_t type, len;
+    uint8_t *data;
 };
 
 struct qcow2_bitmap {
@@ -181,6 +187,11 @@ struct qcow2 {
 
     struct qcow2_snapshot *snapshots;
     uint64_t snapshots_size;    /* bytes of the snapshot table */
+    /* kept as they are when the header is rewritten */
+    struct qcow2_unknown_ext *unknown_ext;
+    size_t nb_unknown_ext;
+    uint8_t *unknown_header;    /* header bytes from 112 to header_length */
+    uint32_t unknown_header_len;
     struct qcow2_bitmap *bitmaps;
     uint64_t file_length;       /* of img->file at open */
 
@@ -380,6 +391,15 @@ int qcow2_flush_locked(struct image *img, struct err *err);
  * image file: refuse (a corruption event) when it overlaps metadata.
  */
 int qcow2_check_overlap(struct image *img, uint64_t offset, uint64_t len, struct err *err);
+/*
+ * Rewrite the first cluster as qemu's qcow2_update_header does: the header
+ * from the current state, then the extensions in qemu's order (backing
+ * format, data file, feature names for clusters over 4 KiB on v3, bitmaps,
+ * unknown ones as read), the end marker and the backing file name.
+ * backing/backing_fmt: the names to record (NULL: none).
+ */
+int qcow2_update_header(struct image *img, const char *backing, const char *backing_fmt,
+                        struct err *err);
 /* Write one header field (v3 feature bits, reftable or L1 location) in place. */
 int qcow2_write_header_field(struct image *img, unsigned at, const void *bytes, size_t len,
                              struct err *err);
