@@ -88,13 +88,56 @@ make_binaries() {
     qemu-img convert -f raw -O qcow2 bins.tmp bins.qcow2 && rm -f bins.tmp
 }
 
+# A 1 GiB overlay over a 1 GiB base, half of it rewritten (the commit source);
+# commit changes both, so every run starts from fresh copies.
+make_overlay() {
+    [ -f ovl-base.qcow2 ] && [ -f ovl.qcow2 ] && return 0
+    rm -f ovl-base.qcow2 ovl.qcow2
+    qemu-img convert -O qcow2 mixed.qcow2 ovl-base.qcow2
+    qemu-img create -q -f qcow2 -b ovl-base.qcow2 -F qcow2 ovl.qcow2
+    cmds=""
+    i=0
+    while [ $i -lt 256 ]; do
+        cmds="$cmds -c 'write -P $((i % 200 + 7)) $((i * 4))M 2M'"
+        i=$((i + 1))
+    done
+    eval qemu-io -f qcow2 $cmds ovl.qcow2 >/dev/null
+}
+
+# compare_commit NAME: qemu-img commit and imgsh commit on fresh copies of the overlay pair
+compare_commit() {
+    name=$1
+    best_q=999999; best_i=999999
+    r=0
+    while [ $r -lt "$RUNS" ]; do
+        for tool in q i; do
+            rm -rf "c$tool" && mkdir "c$tool" && cp ovl-base.qcow2 ovl.qcow2 "c$tool/" && sync
+            if [ $tool = q ]; then
+                t=$(cd cq && time_once qemu-img commit ovl.qcow2)
+                best_q=$(echo "if ($t < $best_q) $t else $best_q" | bc -l)
+            else
+                t=$(cd ci && time_once "$IMGSH" commit ovl.qcow2)
+                best_i=$(echo "if ($t < $best_i) $t else $best_i" | bc -l)
+            fi
+        done
+        r=$((r + 1))
+    done
+    qemu-img compare -q cq/ovl-base.qcow2 ci/ovl-base.qcow2 ||
+        { echo "bench: $name: bases differ" >&2; exit 1; }
+    rm -rf cq ci
+    printf '%-52s qemu-img %7.3f s   imgsh %7.3f s   ratio %5.2f\n' "$name" "$best_q" "$best_i" \
+        "$(echo "$best_i / $best_q" | bc -l)"
+}
+
 make_mixed
 make_compressed
 make_raw
 make_binaries
+make_overlay
 echo "imgsh bench: best of $RUNS runs each, $(nproc) cores"
 compare "convert -O raw, 1 GiB qcow2 (data/zero/holes)" out.raw -- convert -O raw mixed.qcow2 out.raw
 compare "convert -O raw, 1 GiB compressed qcow2" out.raw -- convert -O raw mixedc.qcow2 out.raw
 compare "convert raw -> qcow2, 1 GiB (data/zero/holes)" out.qcow2 -- convert -f raw -O qcow2 mixed.raw out.qcow2
 compare "convert -c qcow2 -> qcow2 (zlib), 256 MiB binaries" out.qcow2 -- convert -c -O qcow2 bins.qcow2 out.qcow2
 compare "convert -c qcow2 -> qcow2 (zstd), 256 MiB binaries" out.qcow2 -- convert -c -O qcow2 -o compression_type=zstd bins.qcow2 out.qcow2
+compare_commit "commit of a 1 GiB overlay (512 MiB written)"
