@@ -9,6 +9,20 @@
 
 const struct cmd commands[] = {
     {
+        .name = "amend",
+        .handler = cmd_amend,
+        .summary = "Change format options of an existing image",
+        .synopsis = "[--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] "
+                    "[--force] -o options filename",
+        .details = "  -o options  the options to change (-o help lists them)\n"
+                   "  -f fmt      format of the image (probed when omitted)\n"
+                   "  -t cache    cache mode (default: writeback)\n"
+                   "  --force     allow changes that may lose data (LUKS key slots)\n"
+                   "  -p          show progress\n"
+                   "  -q          quiet: print nothing but errors\n",
+        .flags = CMD_COMPAT | CMD_WRITES,
+    },
+    {
         .name = "commit",
         .handler = cmd_commit,
         .summary = "Write an image's data into its backing file",

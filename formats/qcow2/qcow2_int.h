@@ -290,6 +290,8 @@ int qcow2_snapshot_list(struct image *img, struct snapshot_info **list, size_t *
 int qcow2_snapshot_load(struct image *img, const char *id, const char *name, struct err *err);
 
 /* snapshot_write.c */
+/* Write the snapshot list (v3 form) to new clusters and switch the header to it. */
+int qcow2_write_snapshots(struct image *img, struct err *err);
 int qcow2_snapshot_create(struct image *img, const char *name, struct err *err);
 int qcow2_snapshot_apply(struct image *img, const char *name, struct err *err);
 int qcow2_snapshot_delete(struct image *img, const char *name, struct err *err);
@@ -403,6 +405,10 @@ int qcow2_update_header(struct image *img, const char *backing, const char *back
 /* Write one header field (v3 feature bits, reftable or L1 location) in place. */
 int qcow2_write_header_field(struct image *img, unsigned at, const void *bytes, size_t len,
                              struct err *err);
+
+/* amend.c */
+extern const struct opt_desc qcow2_amend_opts[];
+int qcow2_amend(struct image *img, struct opts *o, bool force, struct err *err);
 
 /* resize.c */
 int qcow2_make_empty(struct image *img, struct err *err);

@@ -457,6 +457,7 @@ static int update_refcount(struct image *img, uint64_t first, uint64_t n, int ad
             }
             /* a freed metadata cluster must not come back from a cache */
             qcache_forget(&s->l2_cache, c << s->cluster_bits);
+            qcache_forget(&s->rc_cache, c << s->cluster_bits);
             if (s->punch_freed) {
                 /* discard passed down (discard=unmap): the host gets the space back */
                 file_write_zeroes(img->file, c << s->cluster_bits, s->cluster_size, true, NULL);

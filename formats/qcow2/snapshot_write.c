@@ -39,7 +39,7 @@ static uint64_t sn_entry_bytes(const struct qcow2_snapshot *sn)
 }
 
 /* Write the snapshot list to new clusters, switch the header, free the old table. */
-static int write_snapshots(struct image *img, struct err *err)
+int qcow2_write_snapshots(struct image *img, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     uint64_t size = 0, pos = 0, old_off = s->snapshots_offset, old_size = s->snapshots_size;
@@ -83,7 +83,8 @@ static int write_snapshots(struct image *img, struct err *err)
             memcpy(h + SN_FIXED, sn->extra, sn->extra_size);    /* unknown extra data kept */
         }
         put_be64(h + SN_FIXED, sn->vm_state_size);
-        put_be64(h + SN_FIXED + 8, sn->disk_size);
+        /* an entry without the disk size (v2) was made at the current size */
+        put_be64(h + SN_FIXED + 8, sn->disk_size == UINT64_MAX ? img->size : sn->disk_size);
         put_be64(h + SN_FIXED + 16, sn->icount);
         memcpy(h + SN_FIXED + extra, sn->id, idl);
         memcpy(h + SN_FIXED + extra + idl, sn->name, nl);
@@ -352,7 +353,7 @@ int qcow2_snapshot_create(struct image *img, const char *name, struct err *err)
     if (ret == 0) {
         s->snapshots = xrealloc(s->snapshots, (s->nb_snapshots + 1) * sizeof(*s->snapshots));
         s->snapshots[s->nb_snapshots++] = sn;
-        ret = write_snapshots(img, err);
+        ret = qcow2_write_snapshots(img, err);
     } else {
         free(sn.id);
         free(sn.name);
@@ -382,7 +383,7 @@ int qcow2_snapshot_delete(struct image *img, const char *id, struct err *err)
     memmove(&s->snapshots[i], &s->snapshots[i + 1],
             (s->nb_snapshots - (uint32_t)i - 1) * sizeof(*s->snapshots));
     s->nb_snapshots--;
-    ret = write_snapshots(img, err);
+    ret = qcow2_write_snapshots(img, err);
     if (ret < 0) {
         err_prepend(err, "Failed to remove snapshot from snapshot list: ");
     }
