@@ -108,6 +108,7 @@ int cmd_measure(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_snapshot(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_amend(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_bitmap(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_rebase(struct cmd_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -23,6 +23,26 @@ const struct cmd commands[] = {
         .flags = CMD_COMPAT | CMD_WRITES,
     },
     {
+        .name = "bitmap",
+        .handler = cmd_bitmap,
+        .summary = "Add, remove, clear, enable, disable or merge persistent bitmaps",
+        .synopsis = "(--merge SOURCE | --add | --remove | --clear | --enable | --disable)... "
+                    "[-b source_file [-F source_fmt]] [-g granularity] [--object objectdef] "
+                    "[--image-opts | -f fmt] filename bitmap",
+        .details = "  --add             create the bitmap (enabled)\n"
+                   "  --remove          delete it\n"
+                   "  --clear           reset every bit\n"
+                   "  --enable          track guest writes in it\n"
+                   "  --disable         stop tracking\n"
+                   "  --merge SOURCE    set the bits SOURCE has\n"
+                   "  -g granularity    bytes per bit, with --add (default: cluster size)\n"
+                   "  -b source_file    image holding SOURCE, with --merge\n"
+                   "  -F source_fmt     its format\n"
+                   "  -f fmt            format of the image (probed when omitted)\n"
+                   "Operations run in the order given.\n",
+        .flags = CMD_COMPAT | CMD_WRITES,
+    },
+    {
         .name = "commit",
         .handler = cmd_commit,
         .summary = "Write an image's data into its backing file",

@@ -618,10 +618,13 @@ struct convert_opts {
     unsigned jobs;
     bool skip_create, target_is_zero, compress, copy_range, progress, quiet, out_of_order;
     bool salvage, bitmaps, skip_broken_bitmaps;
+    struct image *bitmap_src;   /* the (single) source, for --bitmaps */
     unsigned src_flags;
 };
 
 /* Create the target; prints qemu-img's messages. */
+static int check_bitmaps(struct image *src, bool skip_broken);
+
 static int create_target(const struct convert_opts *o, const char *out_filename,
                          uint64_t size, int nsrc, bool *has_backing)
 {
@@ -678,9 +681,7 @@ static int create_target(const struct convert_opts *o, const char *out_filename,
         error_printf("Compression not supported for this file format");
         goto out;
     }
-    if (o->bitmaps) {
-        /* no driver keeps persistent bitmaps yet */
-        error_printf("Source lacks bitmap support");
+    if (o->bitmaps && check_bitmaps(o->bitmap_src, o->skip_broken_bitmaps) < 0) {
         goto out;
     }
     if (image_create(drv, out_filename, &opts, &err) < 0) {
@@ -692,6 +693,65 @@ static int create_target(const struct convert_opts *o, const char *out_filename,
 out:
     opts_free(&opts);
     free(desc);
+    return ret;
+}
+
+/* --bitmaps: the source must keep bitmaps, and (unless skipped) none may be inconsistent. */
+static int check_bitmaps(struct image *src, bool skip_broken)
+{
+    struct bitmap_info *list = NULL;
+    size_t n = 0;
+    int ret = 0;
+
+    if (!src->drv->supports_bitmaps || !src->drv->supports_bitmaps(src)) {
+        error_printf("Source lacks bitmap support");
+        return -1;
+    }
+    if (src->drv->bitmap_list(src, &list, &n, NULL) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n && !skip_broken; i++) {
+        if (list[i].inconsistent) {
+            error_printf("Cannot copy inconsistent bitmap '%s'", list[i].name);
+            fprintf(stderr, "Try --skip-broken-bitmaps, or use 'qemu-img bitmap --remove' to "
+                    "delete it from disk\n");
+            ret = -1;
+            break;
+        }
+    }
+    free(list);
+    return ret;
+}
+
+/* After the copy: each bitmap made in the target with its granularity and state, then filled. */
+static int copy_bitmaps(struct image *src, struct image *dst, bool skip_broken)
+{
+    struct bitmap_info *list = NULL;
+    struct err err = { 0 };
+    size_t n = 0;
+    int ret = src->drv->bitmap_list(src, &list, &n, &err);
+
+    for (size_t i = 0; ret == 0 && i < n; i++) {
+        const struct bitmap_info *b = &list[i];
+        if (skip_broken && b->inconsistent) {
+            warn_printf("Skipping inconsistent bitmap '%s'", b->name);
+            continue;
+        }
+        ret = dst->drv->bitmap(dst, BITMAP_ADD, b->name, b->granularity, NULL, NULL, &err);
+        if (ret == 0 && !b->enabled) {
+            ret = dst->drv->bitmap(dst, BITMAP_DISABLE, b->name, 0, NULL, NULL, &err);
+        }
+        if (ret < 0) {
+            error_printf("Failed to create bitmap %s: %s", b->name, err.msg);
+            break;
+        }
+        ret = dst->drv->bitmap(dst, BITMAP_MERGE, b->name, 0, src, b->name, &err);
+        if (ret < 0) {
+            error_printf("Failed to populate bitmap %s: %s", b->name, err.msg);
+            dst->drv->bitmap(dst, BITMAP_REMOVE, b->name, 0, NULL, NULL, NULL);
+        }
+    }
+    free(list);
     return ret;
 }
 
@@ -740,8 +800,8 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
     if (cmd_snapshot_arg_given(&o->snap) && cmd_load_snapshot(s.src[0], &o->snap) < 0) {
         goto out;
     }
-    if (o->skip_create && o->bitmaps) {
-        error_printf("Source lacks bitmap support");
+    o->bitmap_src = s.src[0];
+    if (o->skip_create && o->bitmaps && check_bitmaps(s.src[0], o->skip_broken_bitmaps) < 0) {
         goto out;
     }
 
@@ -756,6 +816,11 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
     if (image_open(&s.target, out_filename, o->out_fmt, IMG_RDWR | IMG_QUIET | IMG_UNMAP, cache,
                    &err) < 0) {
         err_report(&err);
+        goto out;
+    }
+    if (o->bitmaps && (!s.target->drv->supports_bitmaps ||
+                       !s.target->drv->supports_bitmaps(s.target))) {
+        error_printf("Format driver '%s' does not support bitmaps", s.target->drv->name);
         goto out;
     }
     if (o->skip_create) {
@@ -804,6 +869,9 @@ static int run_convert(struct convert_opts *o, int nsrc, char **srcs, const char
         goto out;
     }
     if (convert_copy(&s, o->jobs) < 0) {
+        goto out;
+    }
+    if (o->bitmaps && copy_bitmaps(s.src[0], s.target, o->skip_broken_bitmaps) < 0) {
         goto out;
     }
     if (s.compress && image_write_compressed_cluster(s.target, 0, NULL, 0, NULL, 0, &err) < 0) {

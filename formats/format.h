@@ -100,6 +100,24 @@ enum check_fix {
     CHECK_FIX_ERRORS = 1 << 1,
 };
 
+/* A persistent dirty bitmap as convert --bitmaps sees it. */
+struct bitmap_info {
+    char *name;
+    uint64_t granularity;
+    bool enabled;
+    bool inconsistent;          /* in use on disk: its data cannot be trusted */
+};
+
+/* Operations of the bitmap command on persistent dirty bitmaps. */
+enum bitmap_op {
+    BITMAP_ADD,
+    BITMAP_REMOVE,
+    BITMAP_CLEAR,
+    BITMAP_ENABLE,
+    BITMAP_DISABLE,
+    BITMAP_MERGE,
+};
+
 struct fmt_driver {
     /* --- identity --- */
     const char *name;           /* as given to -f, e.g. "qcow2" */
@@ -208,6 +226,20 @@ struct fmt_driver {
      */
     int (*change_backing_file)(struct image *img, const char *backing, const char *backing_fmt,
                                struct err *err);
+    /*
+     * One operation on the persistent bitmap name of an image open
+     * read-write (granularity: for BITMAP_ADD, 0 = the format's default;
+     * src/src_name: for BITMAP_MERGE). NULL: the format has no bitmaps.
+     */
+    int (*bitmap)(struct image *img, enum bitmap_op op, const char *name, uint64_t granularity,
+                  struct image *src, const char *src_name, struct err *err);
+    /* Can this image keep persistent bitmaps? NULL: never. */
+    bool (*supports_bitmaps)(struct image *img);
+    /*
+     * The image's bitmaps, newest first (as qemu iterates them). Free the
+     * array with free(); the names belong to the image.
+     */
+    int (*bitmap_list)(struct image *img, struct bitmap_info **list, size_t *n, struct err *err);
     /* Make the image read as its backing file again (commit without -d). NULL: not possible. */
     int (*make_empty)(struct image *img, struct err *err);
     /*

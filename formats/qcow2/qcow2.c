@@ -233,6 +233,7 @@ static void qcow2_close(struct image *img)
     qcow2_free_refcounts(s);
     qcow2_free_snapshots(s);
     qcow2_free_bitmaps(s);
+    qcow2_free_dbm(s);
     if (s->data_file) {
         file_close(s->data_file);
     }
@@ -546,6 +547,14 @@ static int qcow2_open(struct image *img, struct err *err)
                       "first (imgsh cannot repair yet; run 'qemu-img check -r all')");
         goto fail;
     }
+    if ((img->flags & IMG_RDWR) && s->nb_bitmaps) {
+        pthread_mutex_lock(&img->lock);
+        ret = qcow2_bitmaps_load_rw(img, err);
+        pthread_mutex_unlock(&img->lock);
+        if (ret < 0) {
+            goto fail;
+        }
+    }
     return 0;
 
 fail:
@@ -778,6 +787,9 @@ const struct fmt_driver fmt_qcow2 = {
     .amend = qcow2_amend,
     .amend_opts = qcow2_amend_opts,
     .change_backing_file = qcow2_change_backing_file,
+    .bitmap = qcow2_bitmap_op,
+    .supports_bitmaps = qcow2_supports_bitmaps,
+    .bitmap_list = qcow2_bitmap_list,
     .block_status = qcow2_block_status,
     .get_info = qcow2_get_info,
     .snapshot_list = qcow2_snapshot_list_hook,

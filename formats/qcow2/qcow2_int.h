@@ -115,6 +115,16 @@ struct qcow2_snapshot {
     uint8_t *extra;         /* the extra data as read (extra_size bytes), or NULL */
 };
 
+/* A dirty bitmap in memory (image open read-write). */
+struct qcow2_dbm {
+    char *name;
+    unsigned gbits;             /* log2 of the granularity */
+    bool enabled;               /* guest writes set its bits */
+    bool inconsistent;          /* in use on disk when opened: kept as it is */
+    uint64_t nbits;             /* chunks */
+    uint8_t *bits;              /* least significant bit first, whole 64-bit words */
+};
+
 struct qcow2_unknown_ext {
     uint32_t type, len;
     uint8_t *data;
@@ -192,7 +202,9 @@ struct qcow2 {
     size_t nb_unknown_ext;
     uint8_t *unknown_header;    /* header bytes from 112 to header_length */
     uint32_t unknown_header_len;
-    struct qcow2_bitmap *bitmaps;
+    struct qcow2_bitmap *bitmaps;   /* the directory as it is on disk */
+    struct qcow2_dbm *dbm;          /* read-write: the bitmaps in memory, newest first */
+    size_t nb_dbm;
     uint64_t file_length;       /* of img->file at open */
 
     /* refcounts, loaded on demand; guarded by img->lock */
@@ -416,6 +428,22 @@ int qcow2_make_empty(struct image *img, struct err *err);
 int qcow2_grow_l1(struct image *img, uint64_t entries, struct err *err);
 int qcow2_truncate(struct image *img, uint64_t size, bool allow_shrink, enum prealloc prealloc,
                    struct err *err);
+
+/* bitmap_write.c (img->lock held unless said) */
+/* Read-write open: load the bitmaps and mark them in use on disk. */
+int qcow2_bitmaps_load_rw(struct image *img, struct err *err);
+/* A guest write to [off, off+len): set the bits of the enabled bitmaps. */
+void qcow2_bitmaps_mark(struct image *img, uint64_t off, uint64_t len);
+/* Close: store the bitmaps (data, tables, directory) and free the old ones. */
+int qcow2_bitmaps_store(struct image *img, struct err *err);
+void qcow2_free_dbm(struct qcow2 *s);
+/* The bitmap hook (takes img->lock). */
+int qcow2_bitmap_op(struct image *img, enum bitmap_op op, const char *name, uint64_t gran,
+                    struct image *src, const char *src_name, struct err *err);
+
+bool qcow2_supports_bitmaps(struct image *img);
+/* The directory's bitmaps, newest first; names point into the image's state. */
+int qcow2_bitmap_list(struct image *img, struct bitmap_info **list, size_t *n, struct err *err);
 
 /* bitmap.c */
 int qcow2_check_bitmaps_ext(struct qcow2 *s, uint32_t reserved, struct err *err);

@@ -291,7 +291,7 @@ int qcow2_truncate(struct image *img, uint64_t size, bool allow_shrink, enum pre
     if (s->crypt_method) {
         return err_set(err, -ENOTSUP, "imgsh cannot write encrypted qcow2 images");
     }
-    if (s->nb_bitmaps) {
+    if (s->nb_bitmaps || s->nb_dbm) {
         /* qemu resizes the bitmaps too; imgsh cannot write bitmaps yet */
         return err_set(err, -ENOTSUP, "imgsh cannot resize qcow2 images with persistent "
                        "bitmaps yet");

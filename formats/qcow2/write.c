@@ -543,6 +543,9 @@ int qcow2_write(struct image *img, uint64_t off, const void *buf, size_t len, st
 
     pthread_mutex_lock(&img->lock);
     ret = usable(img, err);
+    if (ret == 0) {
+        qcow2_bitmaps_mark(img, off, len);
+    }
     while (ret == 0 && len) {
         uint64_t n = MIN((uint64_t)len, round_down(off, span) + span - off);
         ret = write_l2_span(img, off, p, n, err);
@@ -814,6 +817,9 @@ int qcow2_write_zeroes(struct image *img, uint64_t off, uint64_t len, bool may_u
 
     pthread_mutex_lock(&img->lock);
     ret = usable(img, err);
+    if (ret == 0) {
+        qcow2_bitmaps_mark(img, off, len);
+    }
     /* the block layer's split: an unaligned head, aligned subclusters, an unaligned tail */
     while (ret == 0 && off < end) {
         uint64_t n;
@@ -845,12 +851,13 @@ int qcow2_discard(struct image *img, uint64_t off, uint64_t len, struct err *err
     if (off + len == img->size) {
         b = round_up(off + len, s->cluster_size);
     }
-    if (a >= b) {
-        return 0;               /* partial clusters are not discarded */
-    }
     pthread_mutex_lock(&img->lock);
     ret = usable(img, err);
     if (ret == 0) {
+        qcow2_bitmaps_mark(img, off, len);
+    }
+    if (ret == 0 && a < b) {
+        /* partial clusters are not discarded */
         ret = qcow2_zero_range(img, a, b - a, ZM_DISCARD, err);
     }
     pthread_mutex_unlock(&img->lock);
@@ -908,6 +915,7 @@ int qcow2_write_compressed(struct image *img, uint64_t off, const void *raw, siz
     if (ret < 0) {
         goto out;
     }
+    qcow2_bitmaps_mark(img, off, len);
     if (!clen) {
         /* does not compress: stored as a normal cluster */
         ret = write_l2_span(img, off, raw, len, err);
@@ -1145,6 +1153,12 @@ void qcow2_close_writes(struct image *img)
     if (!(img->flags & IMG_RDWR) || img->broken) {
         return;
     }
+    pthread_mutex_lock(&img->lock);
+    if (qcow2_bitmaps_store(img, &err) < 0) {
+        error_printf("Failed to store bitmaps: %s", err.msg);
+        err_clear(&err);
+    }
+    pthread_mutex_unlock(&img->lock);
     if (qcow2_flush(img, &err) < 0) {
         error_printf("Failed to flush the refcount block cache: %s", err.msg);
         return;
