@@ -476,9 +476,10 @@ int image_block_status(struct image *img, uint64_t off, uint64_t len, struct blo
 {
     unsigned depth = 0;
     uint64_t want = len;
+    int rc = check_range(img, off, (size_t)len, err);
 
-    if (check_range(img, off, (size_t)len, err) < 0) {
-        return -EIO;
+    if (rc < 0) {
+        return rc;
     }
     /*
      * Walk down the chain as qemu-img does: stop at the first layer that
@@ -541,6 +542,9 @@ int image_is_allocated_above(struct image *top, const struct image *base, uint64
 {
     uint64_t want = len;
 
+    if (top->broken) {
+        return err_set(err, -ENOMEDIUM, "No medium found");
+    }
     for (struct image *l = top; l && l != base; l = l->backing) {
         struct block_status bs = { 0 };
 
@@ -564,6 +568,11 @@ int image_is_allocated_above(struct image *top, const struct image *base, uint64
     }
     *pnum = want;
     return 0;
+}
+
+int64_t image_length(const struct image *img)
+{
+    return img->broken ? -ENOMEDIUM : (int64_t)img->size;
 }
 
 int64_t image_allocated_size(struct image *img)

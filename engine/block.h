@@ -123,6 +123,8 @@ int image_block_status(struct image *img, uint64_t off, uint64_t len, struct blo
  */
 int image_is_allocated_above(struct image *top, const struct image *base, uint64_t off,
                              uint64_t len, uint64_t *pnum, struct err *err);
+/* The virtual size, or -ENOMEDIUM once the driver found the image broken. */
+int64_t image_length(const struct image *img);
 /* Host bytes used by the image ("disk size"), or negative errno. */
 int64_t image_allocated_size(struct image *img);
 /*

@@ -784,11 +784,16 @@ int qio_truncate(struct qemuio *q, int argc, char **argv)
 
 int qio_length(struct qemuio *q, int argc, char **argv)
 {
+    int64_t size = image_length(q->img);
     char s[64];
 
     (void)argc;
     (void)argv;
-    qio_cvtstr((double)q->img->size, s, sizeof(s));
+    if (size < 0) {
+        printf("getlength: %s\n", strerror((int)-size));
+        return (int)size;
+    }
+    qio_cvtstr((double)size, s, sizeof(s));
     printf("%s\n", s);
     return 0;
 }
@@ -967,12 +972,16 @@ static int map_is_allocated(struct image *img, int64_t off, int64_t bytes, int64
 
 int qio_map(struct qemuio *q, int argc, char **argv)
 {
-    int64_t offset = 0, bytes = (int64_t)q->img->size, num;
+    int64_t offset = 0, bytes = image_length(q->img), num;
     char s1[64], s2[64];
     int ret;
 
     (void)argc;
     (void)argv;
+    if (bytes < 0) {
+        error_printf("Failed to query image length: %s", strerror((int)-bytes));
+        return (int)bytes;
+    }
     while (bytes) {
         ret = map_is_allocated(q->img, offset, bytes, &num);
         if (ret < 0) {

@@ -49,6 +49,12 @@ setup() {
     qemu-img create -q -f qcow2 -b q.qcow2 -F qcow2 ov.qcow2
     cp q.qcow2 sn.qcow2
     qemu-img snapshot -c s sn.qcow2
+    # an L2 entry pointing at the refcount table, and an image marked corrupt
+    qemu-img create -q -f qcow2 bad.qcow2 1M
+    qemu-io -c 'write -P 1 0 64k' bad.qcow2 >/dev/null
+    poke bad.qcow2 $((0x40000)) 8000000000010000
+    cp q.qcow2 corrupt.qcow2
+    poke corrupt.qcow2 79 02
 }
 # (one compressed cluster per request: qemu compresses several in parallel
 # and places them in whatever order they finish)
@@ -64,3 +70,12 @@ same_io -c 'write -P 1 0 8M' -c 'discard 0 8M' -c 'write -z 0 8M' -c 'alloc 0 8M
 same_io -c 'write -P 1 0 4M' -c 'write -z -u 16k 4k' -c 'write -z 40k 20k' -c 'map' x.qcow2
 same_io -r -c 'write -P 1 0 4k' q.qcow2
 same_io -c 'write -P 1 7M 2M' q.qcow2
+# metadata found inconsistent while writing: the image is marked corrupt and
+# every later request fails, as in qemu; a corrupt image is not opened for writing
+same_io -c 'write -P 2 0 512' -c 'read 0 512' -c 'write -P 2 64k 512' -c 'map' -c 'flush' bad.qcow2
+same_io -c 'write -P 2 0 512' corrupt.qcow2
+same_io -c 'write -P 2 0 512' -c 'length' -c 'alloc 0 64k' bad.qcow2
+same_io -r -c 'read -P 0x11 0 512' corrupt.qcow2
+same convert -n -O qcow2 q.qcow2 corrupt.qcow2
+same resize corrupt.qcow2 16M
+same snapshot -c x corrupt.qcow2
