@@ -645,20 +645,6 @@ static int preallocate(struct builder *b)
 /* ------------------------------------------------------------------------ */
 /* header                                                                     */
 
-static const struct {
-    uint8_t type, bit;
-    const char *name;
-} feature_names[] = {
-    { 0, 0, "dirty bit" },
-    { 0, 1, "corrupt bit" },
-    { 0, 2, "external data file" },
-    { 0, 3, "compression type" },
-    { 0, 4, "extended L2 entries" },
-    { 1, 0, "lazy refcounts" },
-    { 2, 0, "bitmaps" },
-    { 2, 1, "raw external data" },
-};
-
 static bool has_feature_table(const struct qcow2_create_params *p)
 {
     return p->version >= 3 && p->cluster_size >= FEATURE_TABLE_MIN_CLUSTER;
@@ -681,7 +667,7 @@ static uint64_t header_bytes(const struct qcow2_create_params *p, bool with_back
         n += ext_size(strlen(p->data_file));
     }
     if (has_feature_table(p)) {
-        n += ext_size(ARRAY_SIZE(feature_names) * (2 + FEATURE_NAME_LEN));
+        n += ext_size(QCOW2_NB_FEATURE_NAMES * (2 + FEATURE_NAME_LEN));
     }
     n += 8;
     if (with_backing) {
@@ -700,13 +686,13 @@ static size_t put_ext(uint8_t *buf, size_t off, uint32_t type, const void *data,
 
 static size_t put_feature_table(uint8_t *buf, size_t off)
 {
-    uint8_t table[ARRAY_SIZE(feature_names) * (2 + FEATURE_NAME_LEN)] = { 0 };
+    uint8_t table[QCOW2_NB_FEATURE_NAMES * (2 + FEATURE_NAME_LEN)] = { 0 };
 
-    for (size_t i = 0; i < ARRAY_SIZE(feature_names); i++) {
+    for (size_t i = 0; i < QCOW2_NB_FEATURE_NAMES; i++) {
         uint8_t *e = table + i * (2 + FEATURE_NAME_LEN);
-        e[0] = feature_names[i].type;
-        e[1] = feature_names[i].bit;
-        memcpy(e + 2, feature_names[i].name, strlen(feature_names[i].name));
+        e[0] = qcow2_feature_names[i].type;
+        e[1] = qcow2_feature_names[i].bit;
+        memcpy(e + 2, qcow2_feature_names[i].name, strlen(qcow2_feature_names[i].name));
     }
     return put_ext(buf, off, QEXT_FEATURE_TABLE, table, sizeof(table));
 }

@@ -564,10 +564,7 @@ fail:
     return ret;
 }
 
-static const struct {
-    uint8_t type, bit;
-    const char *name;
-} feature_names[] = {
+const struct qcow2_feature_name qcow2_feature_names[QCOW2_NB_FEATURE_NAMES] = {
     { 0, 0, "dirty bit" },
     { 0, 1, "corrupt bit" },
     { 0, 2, "external data file" },
@@ -641,11 +638,12 @@ int qcow2_update_header(struct image *img, const char *backing, const char *back
         ok = put_ext(h, &off, cs, QEXT_CRYPTO, c, sizeof(c));
     }
     if (ok && s->version >= 3 && cs > 4096) {
-        uint8_t table[ARRAY_SIZE(feature_names) * 48] = { 0 };
-        for (size_t i = 0; i < ARRAY_SIZE(feature_names); i++) {
-            table[i * 48] = feature_names[i].type;
-            table[i * 48 + 1] = feature_names[i].bit;
-            memcpy(table + i * 48 + 2, feature_names[i].name, strlen(feature_names[i].name));
+        uint8_t table[QCOW2_NB_FEATURE_NAMES * 48] = { 0 };
+        for (size_t i = 0; i < QCOW2_NB_FEATURE_NAMES; i++) {
+            const struct qcow2_feature_name *f = &qcow2_feature_names[i];
+            table[i * 48] = f->type;
+            table[i * 48 + 1] = f->bit;
+            memcpy(table + i * 48 + 2, f->name, strlen(f->name));
         }
         ok = put_ext(h, &off, cs, QEXT_FEATURE_TABLE, table, sizeof(table));
     }

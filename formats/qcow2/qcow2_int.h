@@ -97,6 +97,14 @@ enum qcow2_kind {
     QK_COMPRESSED,          /* compressed data */
 };
 
+/* The feature name table qemu writes (header extension 0x6803f857). */
+#define QCOW2_NB_FEATURE_NAMES 8
+struct qcow2_feature_name {
+    uint8_t type, bit;
+    const char *name;
+};
+extern const struct qcow2_feature_name qcow2_feature_names[QCOW2_NB_FEATURE_NAMES];
+
 struct qcow2_feature {
     uint8_t type, bit;
     char name[47];
