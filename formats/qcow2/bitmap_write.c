@@ -108,6 +108,29 @@ void qcow2_bitmaps_mark(struct image *img, uint64_t off, uint64_t len)
     }
 }
 
+void qcow2_bitmaps_resize(struct image *img)
+{
+    struct qcow2 *s = qcow2_state(img);
+
+    for (size_t i = 0; i < s->nb_dbm; i++) {
+        struct qcow2_dbm *d = &s->dbm[i];
+        uint64_t n = chunks_of(img, d->gbits), old = data_bytes(d->nbits), new = data_bytes(n);
+
+        d->bits = xrealloc(d->bits, (size_t)new + 1);
+        if (new > old) {
+            memset(d->bits + old, 0, (size_t)(new - old));
+        }
+        /* chunks past the new end are gone, in the last byte and after it */
+        for (uint64_t b = n; b < MIN(d->nbits, round_up(n, 8)); b++) {
+            d->bits[b / 8] &= (uint8_t)~(1u << (b % 8));
+        }
+        if (DIV_ROUND_UP(n, 8) < new) {
+            memset(d->bits + DIV_ROUND_UP(n, 8), 0, (size_t)(new - DIV_ROUND_UP(n, 8)));
+        }
+        d->nbits = n;
+    }
+}
+
 static int read_table(struct image *img, const struct qcow2_bitmap *b, uint64_t **out,
                       struct err *err)
 {

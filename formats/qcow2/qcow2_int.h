@@ -442,6 +442,8 @@ int qcow2_truncate(struct image *img, uint64_t size, bool allow_shrink, enum pre
 int qcow2_bitmaps_load_rw(struct image *img, struct err *err);
 /* A guest write to [off, off+len): set the bits of the enabled bitmaps. */
 void qcow2_bitmaps_mark(struct image *img, uint64_t off, uint64_t len);
+/* After a resize: every bitmap covers the new size (new chunks clear). */
+void qcow2_bitmaps_resize(struct image *img);
 /* Close: store the bitmaps (data, tables, directory) and free the old ones. */
 int qcow2_bitmaps_store(struct image *img, struct err *err);
 void qcow2_free_dbm(struct qcow2 *s);

@@ -291,11 +291,6 @@ int qcow2_truncate(struct image *img, uint64_t size, bool allow_shrink, enum pre
     if (s->crypt_method) {
         return err_set(err, -ENOTSUP, "imgsh cannot write encrypted qcow2 images");
     }
-    if (s->nb_bitmaps || s->nb_dbm) {
-        /* qemu resizes the bitmaps too; imgsh cannot write bitmaps yet */
-        return err_set(err, -ENOTSUP, "imgsh cannot resize qcow2 images with persistent "
-                       "bitmaps yet");
-    }
     if (size < img->size && prealloc != PREALLOC_OFF) {
         return err_set(err, -EINVAL, "Preallocation can't be used for shrinking an image");
     }
@@ -319,6 +314,7 @@ int qcow2_truncate(struct image *img, uint64_t size, bool allow_shrink, enum pre
     }
     if (ret == 0) {
         img->size = size;
+        qcow2_bitmaps_resize(img);  /* their tables take the new size when stored */
     }
     pthread_mutex_unlock(&img->lock);
     return ret;

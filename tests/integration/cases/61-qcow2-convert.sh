@@ -29,6 +29,11 @@ for a in "-S 0" "-S 512" "-S 64k" "-m 1" "-t writeback" "-C"; do
     same convert -O qcow2 $a q.qcow2 o.qcow2
 done
 same convert -O qcow2 s.raw q.qcow2 r70000 o.qcow2
+same convert -O qcow2 -p q.qcow2 o.qcow2
+same convert -O qcow2 -q q.qcow2 o.qcow2
+same convert -O qcow2 -T none -t none q.qcow2 o.qcow2
+same convert -O qcow2 --salvage q.qcow2 o.qcow2
+same convert -O qcow2 -l snapshot.name=nope q.qcow2 o.qcow2
 same convert -O qcow2 -B q.qcow2 -F qcow2 ov.qcow2 o.qcow2
 same convert -O qcow2 -B q.qcow2 -F qcow2 s.raw o.qcow2
 same convert -O qcow2 -o backing_file=q.qcow2,backing_fmt=qcow2 ov.qcow2 o.qcow2

@@ -24,6 +24,8 @@ setup() {
     qemu-img create -q -f qcow2 -o preallocation=metadata pm.qcow2 4M
     qemu-img create -q -f qcow2 bm.qcow2 4M
     qemu-img bitmap --add bm.qcow2 b0
+    qemu-img bitmap --add -g 4k --disable bm.qcow2 b1
+    qemu-io -c 'write -P 1 0 1M' -c 'write -P 2 3M 1M' bm.qcow2 >/dev/null
 }
 for f in q.qcow2 small.qcow2 x.qcow2 big.qcow2 v2.qcow2 r1.qcow2; do
     for a in 16M "--preallocation=metadata 9M" "--preallocation=falloc 9M" \
@@ -53,9 +55,12 @@ same resize --preallocation=metadata ext.qcow2 8M
 same resize --preallocation=falloc ext.qcow2 8M
 same resize --shrink pm.qcow2 1M
 same resize --preallocation=metadata pm.qcow2 64M
-# bitmaps: qemu-img resizes them; imgsh cannot write bitmaps yet
-expect "resize refuses persistent bitmaps" 1 "cannot resize qcow2 images with persistent bitmaps" -- \
-    "$IMGSH" resize bm.qcow2 8M
+# persistent bitmaps are resized with the image
+same resize bm.qcow2 8M
+same resize --shrink bm.qcow2 2M
+same resize --shrink bm.qcow2 3999744
+same resize bm.qcow2 1G
+same resize --preallocation=metadata bm.qcow2 6M
 # snapshot -a across a resize brings the old size back
 check "snapshot -a after resize: as qemu-img (dates aside)" sh -c "
     cp sn.qcow2 a.qcow2 && qemu-img resize a.qcow2 64M >/dev/null && cp a.qcow2 b.qcow2 &&
