@@ -42,7 +42,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 ALL_CFLAGS = $(BASE_CFLAGS) $(EXTRA_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = -pthread $(EXTRA_LDFLAGS) $(LDFLAGS)
 
-.PHONY: all deps run check check-only unit integration asan check-asan install uninstall \
+.PHONY: all deps deps-build run check check-only unit integration asan check-asan install uninstall \
         clean help tests bench
 
 all: $(BUILD)/imgsh $(BUILD)/compat/qemu-img $(BUILD)/compat/qemu-io
@@ -87,7 +87,11 @@ tests: all $(UNIT_BINS) $(TOOL_BINS)
 deps:
 	@sh scripts/deps.sh
 
-run: deps
+# the demo needs only what builds imgsh (it makes its images with imgsh)
+deps-build:
+	@sh scripts/deps.sh build
+
+run: deps-build
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)
 

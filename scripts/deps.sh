@@ -2,8 +2,15 @@
 # deps.sh - install, only when missing, the Debian packages imgsh needs to
 # build (compiler, pkg-config, the -dev libraries) and to test (cmocka,
 # qemu-utils as the test oracle, tmux for terminal tests). Run by `make deps`.
-PKGS="gcc make pkg-config libedit-dev zlib1g-dev libzstd-dev libaio-dev nettle-dev \
-libjansson-dev libcmocka-dev qemu-utils tmux bc time"
+# deps.sh build: only what building and running imgsh needs (make run: the
+# demo is made by imgsh itself, so no qemu-utils)
+BUILD_PKGS="gcc make pkg-config libedit-dev zlib1g-dev libzstd-dev libaio-dev nettle-dev \
+libjansson-dev"
+if [ "${1:-}" = build ]; then
+    PKGS=$BUILD_PKGS
+else
+    PKGS="$BUILD_PKGS libcmocka-dev qemu-utils tmux bc time"
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "make deps: not a Debian system; install by hand: $PKGS" >&2
