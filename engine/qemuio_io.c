@@ -288,9 +288,13 @@ out:
     return ret;
 }
 
-int qio_readv(struct qemuio *q, int argc, char **argv)
+/*
+ * readv and aio_read (aio requests complete at once here): aio_read also
+ * takes -i, and its failures do not fail the command.
+ */
+static int vectored_read(struct qemuio *q, int argc, char **argv, bool aio)
 {
-    const struct qemuio_cmd *me = qio_find("readv");
+    const struct qemuio_cmd *me = qio_find(aio ? "aio_read" : "readv");
     bool cflag = false, qflag = false, vflag = false, pflag = false;
     int c, pattern = 0, ret;
     int64_t offset, count;
@@ -298,7 +302,7 @@ int qio_readv(struct qemuio *q, int argc, char **argv)
     struct err err = { 0 };
     uint8_t *buf;
 
-    while ((c = getopt(argc, argv, "CP:qv")) != -1) {
+    while ((c = getopt(argc, argv, aio ? "CP:iqv" : "CP:qv")) != -1) {
         switch (c) {
         case 'C':
             cflag = true;
@@ -310,6 +314,9 @@ int qio_readv(struct qemuio *q, int argc, char **argv)
                 return -EINVAL;
             }
             break;
+        case 'i':
+            printf("injecting invalid read request\n");
+            return 0;
         case 'q':
             qflag = true;
             break;
@@ -356,7 +363,12 @@ int qio_readv(struct qemuio *q, int argc, char **argv)
     report("read", t1, offset, count, count, cflag);
 out:
     free(buf);
-    return ret;
+    return aio ? 0 : ret;
+}
+
+int qio_readv(struct qemuio *q, int argc, char **argv)
+{
+    return vectored_read(q, argc, argv, false);
 }
 
 /* --- write --- */
@@ -500,147 +512,20 @@ out:
     return ret;
 }
 
-int qio_writev(struct qemuio *q, int argc, char **argv)
-{
-    const struct qemuio_cmd *me = qio_find("writev");
-    bool cflag = false, qflag = false, fua = false;
-    int c, pattern = 0xcd, ret;
-    int64_t offset, count;
-    struct timespec t1;
-    struct err err = { 0 };
-    uint8_t *buf;
-
-    while ((c = getopt(argc, argv, "CfqP:")) != -1) {
-        switch (c) {
-        case 'C':
-            cflag = true;
-            break;
-        case 'f':
-            fua = true;
-            break;
-        case 'q':
-            qflag = true;
-            break;
-        case 'P':
-            pattern = qio_parse_pattern(optarg);
-            if (pattern < 0) {
-                return -EINVAL;
-            }
-            break;
-        default:
-            qio_usage(me);
-            return -EINVAL;
-        }
-    }
-    if (optind > argc - 2) {
-        qio_usage(me);
-        return -EINVAL;
-    }
-    offset = parse_num(argv[optind]);
-    if (offset < 0) {
-        return (int)offset;
-    }
-    optind++;
-    count = iovec_total(argv + optind, argc - optind);
-    if (count < 0) {
-        return -EINVAL;
-    }
-    buf = alloc_pattern(count, pattern);
-    t1 = now();
-    ret = image_write(q->img, (uint64_t)offset, buf, (size_t)count, &err);
-    if (ret == 0 && fua) {
-        ret = image_flush(q->img, &err);
-    }
-    if (ret < 0) {
-        printf("writev failed: %s\n", strerror(-ret));
-        goto out;
-    }
-    ret = 0;
-    if (!qflag) {
-        report("wrote", t1, offset, count, count, cflag);
-    }
-out:
-    free(buf);
-    return ret;
-}
-
 /* --- aio_read, aio_write, aio_flush: done at once (see the top) --- */
 
 int qio_aio_read(struct qemuio *q, int argc, char **argv)
 {
-    const struct qemuio_cmd *me = qio_find("aio_read");
-    bool cflag = false, qflag = false, vflag = false, pflag = false;
-    int c, pattern = 0, ret;
-    int64_t offset, count;
-    struct timespec t1;
-    struct err err = { 0 };
-    uint8_t *buf;
-
-    while ((c = getopt(argc, argv, "CP:iqv")) != -1) {
-        switch (c) {
-        case 'C':
-            cflag = true;
-            break;
-        case 'P':
-            pflag = true;
-            pattern = qio_parse_pattern(optarg);
-            if (pattern < 0) {
-                return -EINVAL;
-            }
-            break;
-        case 'i':
-            printf("injecting invalid read request\n");
-            return 0;
-        case 'q':
-            qflag = true;
-            break;
-        case 'v':
-            vflag = true;
-            break;
-        default:
-            qio_usage(me);
-            return -EINVAL;
-        }
-    }
-    if (optind > argc - 2) {
-        qio_usage(me);
-        return -EINVAL;
-    }
-    offset = parse_num(argv[optind]);
-    if (offset < 0) {
-        return (int)offset;
-    }
-    optind++;
-    count = iovec_total(argv + optind, argc - optind);
-    if (count < 0) {
-        return -EINVAL;
-    }
-    buf = alloc_pattern(count, 0xab);
-    t1 = now();
-    ret = image_read(q->img, (uint64_t)offset, buf, (size_t)count, &err);
-    if (ret < 0) {
-        printf("readv failed: %s\n", strerror(-ret));
-        goto out;
-    }
-    if (pflag && !matches(buf, pattern, count)) {
-        printf("Pattern verification failed at offset %" PRId64 ", %" PRId64 " bytes\n", offset,
-               count);
-    }
-    if (qflag) {
-        goto out;
-    }
-    if (vflag) {
-        dump_buffer(buf, offset, count);
-    }
-    report("read", t1, offset, count, count, cflag);
-out:
-    free(buf);
-    return 0;
+    return vectored_read(q, argc, argv, true);
 }
 
-int qio_aio_write(struct qemuio *q, int argc, char **argv)
+/*
+ * writev and aio_write (done at once): aio_write also takes -i, -z and -u,
+ * and its failures do not fail the command.
+ */
+static int vectored_write(struct qemuio *q, int argc, char **argv, bool aio)
 {
-    const struct qemuio_cmd *me = qio_find("aio_write");
+    const struct qemuio_cmd *me = qio_find(aio ? "aio_write" : "writev");
     bool cflag = false, qflag = false, zflag = false, unmap = false, fua = false;
     int c, pattern = 0xcd, ret;
     int64_t offset, count;
@@ -648,7 +533,7 @@ int qio_aio_write(struct qemuio *q, int argc, char **argv)
     struct err err = { 0 };
     uint8_t *buf = NULL;
 
-    while ((c = getopt(argc, argv, "CfiqP:uz")) != -1) {
+    while ((c = getopt(argc, argv, aio ? "CfiqP:uz" : "CfqP:")) != -1) {
         switch (c) {
         case 'C':
             cflag = true;
@@ -719,12 +604,22 @@ int qio_aio_write(struct qemuio *q, int argc, char **argv)
         }
     }
     if (ret < 0) {
-        printf("aio_write failed: %s\n", strerror(-ret));
+        printf("%s failed: %s\n", aio ? "aio_write" : "writev", strerror(-ret));
     } else if (!qflag) {
         report("wrote", t1, offset, count, count, cflag);
     }
     free(buf);
-    return 0;
+    return aio || ret >= 0 ? 0 : ret;
+}
+
+int qio_aio_write(struct qemuio *q, int argc, char **argv)
+{
+    return vectored_write(q, argc, argv, true);
+}
+
+int qio_writev(struct qemuio *q, int argc, char **argv)
+{
+    return vectored_write(q, argc, argv, false);
 }
 
 int qio_aio_flush(struct qemuio *q, int argc, char **argv)
