@@ -23,8 +23,10 @@ created() {
     (cd .q && qemu-img create -q -f qcow2 "$@") || return 1
     (cd .i && "$IMGSH" create -q -f qcow2 "$@") || return 1
     (cd .i && qemu-img check "$img") || return 1
-    (cd .q && qemu-img info --output=json "$img") >.q.json || return 1
-    (cd .i && qemu-img info --output=json "$img") >.i.json || return 1
+    # the same info, filename and actual size aside (the file system decides
+    # how many blocks a preallocated file takes)
+    (cd .q && qemu-img info --output=json "$img") | grep -v '"actual-size"' >.q.json || return 1
+    (cd .i && qemu-img info --output=json "$img") | grep -v '"actual-size"' >.i.json || return 1
     diff .q.json .i.json
 }
 
