@@ -167,6 +167,33 @@ static bool out_of_range(const struct image *img, int64_t offset, int64_t count)
 
 /* --- read --- */
 
+/*
+ * The "offset length" arguments after the options (read, discard), with
+ * qemu-io's messages; returns 0 or the command's negative result.
+ */
+static int parse_range(const struct qemuio_cmd *me, int argc, char **argv, int64_t *offset,
+                       int64_t *len)
+{
+    if (optind != argc - 2) {
+        qio_usage(me);
+        return -EINVAL;
+    }
+    *offset = parse_num(argv[optind]);
+    if (*offset < 0) {
+        return (int)*offset;
+    }
+    *len = parse_num(argv[optind + 1]);
+    if (*len < 0) {
+        return (int)*len;
+    }
+    if (*len > QIO_MAX_REQUEST) {
+        printf("length cannot exceed %" PRIu64 ", given %s\n", (uint64_t)QIO_MAX_REQUEST,
+               argv[optind + 1]);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int qio_read(struct qemuio *q, int argc, char **argv)
 {
     const struct qemuio_cmd *me = qio_find("read");
@@ -220,22 +247,9 @@ int qio_read(struct qemuio *q, int argc, char **argv)
             return -EINVAL;
         }
     }
-    if (optind != argc - 2) {
-        qio_usage(me);
-        return -EINVAL;
-    }
-    offset = parse_num(argv[optind]);
-    if (offset < 0) {
-        return (int)offset;
-    }
-    count = parse_num(argv[optind + 1]);
-    if (count < 0) {
-        return (int)count;
-    }
-    if (count > QIO_MAX_REQUEST) {
-        printf("length cannot exceed %" PRIu64 ", given %s\n", (uint64_t)QIO_MAX_REQUEST,
-               argv[optind + 1]);
-        return -EINVAL;
+    ret = parse_range(me, argc, argv, &offset, &count);
+    if (ret < 0) {
+        return ret;
     }
     if (!pflag && (lflag || sflag)) {
         qio_usage(me);
@@ -743,22 +757,9 @@ int qio_discard(struct qemuio *q, int argc, char **argv)
             return -EINVAL;
         }
     }
-    if (optind != argc - 2) {
-        qio_usage(me);
-        return -EINVAL;
-    }
-    offset = parse_num(argv[optind]);
-    if (offset < 0) {
-        return (int)offset;
-    }
-    bytes = parse_num(argv[optind + 1]);
-    if (bytes < 0) {
-        return (int)bytes;
-    }
-    if (bytes > QIO_MAX_REQUEST) {
-        printf("length cannot exceed %" PRIu64 ", given %s\n", (uint64_t)QIO_MAX_REQUEST,
-               argv[optind + 1]);
-        return -EINVAL;
+    ret = parse_range(me, argc, argv, &offset, &bytes);
+    if (ret < 0) {
+        return ret;
     }
     t1 = now();
     if (q->discard_ignore) {
