@@ -52,7 +52,7 @@ static int open_backing(struct image *img, unsigned flags, struct err *err)
     }
     path = backing_full_path(img->filename, img->backing_file);
     ret = open_one(&img->backing, path, img->backing_fmt,
-                   (flags & ~(IMG_RDWR | IMG_PROBED)) | IMG_QUIET, img->cache, img, err);
+                   (flags & ~(IMG_RDWR | IMG_PROBED | IMG_CHECK)) | IMG_QUIET, img->cache, img, err);
     if (ret < 0 && !(err && err->code == -ELOOP)) {
         err_prepend(err, "Could not open backing file: ");
     }

@@ -27,6 +27,8 @@ enum image_flags {
     IMG_UNMAP = 1 << 6,         /* discard=unmap: space freed by discards goes back to the host */
     IMG_NO_RESIZE = 1 << 7,     /* read-write without the resize permission (qemu-io's
                                    open: image_want_resize() takes it later) */
+    IMG_CHECK = 1 << 8,         /* opened to be checked: damage that check reports or repairs
+                                   (snapshot table, corrupt or dirty bit) does not stop the open */
 };
 
 struct image {

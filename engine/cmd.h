@@ -109,6 +109,7 @@ int cmd_snapshot(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_amend(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_bitmap(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_check(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_rebase(struct cmd_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -43,6 +43,23 @@ const struct cmd commands[] = {
         .flags = CMD_COMPAT | CMD_WRITES,
     },
     {
+        .name = "check",
+        .handler = cmd_check,
+        .summary = "Check an image for consistency, and repair it",
+        .synopsis = "[--object objectdef] [--image-opts] [-q] [-f fmt] [--output=ofmt] "
+                    "[-r [leaks | all]] [-T src_cache] [-U] filename",
+        .details = "  -f fmt         format of the image (probed when omitted)\n"
+                   "  --output=ofmt  human (default) or json\n"
+                   "  -r leaks       repair: free leaked clusters\n"
+                   "  -r all         repair: also fix wrong refcounts and other errors\n"
+                   "  -T src_cache   cache mode (default: writeback)\n"
+                   "  -q             quiet: print nothing but errors\n"
+                   "  -U             force share: check even if the image is in use\n"
+                   "Exit code: 0 no errors, 1 check failed, 2 corruptions found, 3 leaks\n"
+                   "found, 63 the format has no checks.\n",
+        .flags = CMD_COMPAT | CMD_WRITES,
+    },
+    {
         .name = "commit",
         .handler = cmd_commit,
         .summary = "Write an image's data into its backing file",

@@ -129,11 +129,49 @@ compare_commit() {
         "$(echo "$best_i / $best_q" | bc -l)"
 }
 
+# 64 GiB with every one of its 1,048,576 clusters allocated (preallocated
+# metadata: the L2 tables map every cluster, the data areas are holes)
+make_big() {
+    [ -f big.qcow2 ] && return 0
+    qemu-img create -q -f qcow2 -o preallocation=metadata big.tmp 64G && mv big.tmp big.qcow2
+}
+
+# peak_kb CMD...: peak resident memory of one run, in KiB
+peak_kb() {
+    /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1
+}
+
+# compare_check NAME IMAGE: qemu-img check and imgsh check (read-only), same
+# output required; times and peak memory of both
+compare_check() {
+    name=$1; img=$2
+    best_q=999999; best_i=999999
+    r=0
+    while [ $r -lt "$RUNS" ]; do
+        tq=$(time_once qemu-img check "$img")
+        ti=$(time_once "$IMGSH" check "$img")
+        best_q=$(echo "if ($tq < $best_q) $tq else $best_q" | bc -l)
+        best_i=$(echo "if ($ti < $best_i) $ti else $best_i" | bc -l)
+        r=$((r + 1))
+    done
+    qemu-img check "$img" >check.q 2>&1
+    "$IMGSH" check "$img" >check.i 2>&1
+    cmp -s check.q check.i || { echo "bench: $name: outputs differ" >&2; exit 1; }
+    rm -f check.q check.i
+    mq=$(peak_kb qemu-img check "$img")
+    mi=$(peak_kb "$IMGSH" check "$img")
+    printf '%-52s qemu-img %7.3f s   imgsh %7.3f s   ratio %5.2f\n' "$name" "$best_q" "$best_i" \
+        "$(echo "$best_i / $best_q" | bc -l)"
+    printf '%-52s qemu-img %7d KiB imgsh %7d KiB ratio %5.2f\n' "  peak memory" "$mq" "$mi" \
+        "$(echo "$mi / $mq" | bc -l)"
+}
+
 make_mixed
 make_compressed
 make_raw
 make_binaries
 make_overlay
+make_big
 echo "imgsh bench: best of $RUNS runs each, $(nproc) cores"
 compare "convert -O raw, 1 GiB qcow2 (data/zero/holes)" out.raw -- convert -O raw mixed.qcow2 out.raw
 compare "convert -O raw, 1 GiB compressed qcow2" out.raw -- convert -O raw mixedc.qcow2 out.raw
@@ -141,3 +179,4 @@ compare "convert raw -> qcow2, 1 GiB (data/zero/holes)" out.qcow2 -- convert -f 
 compare "convert -c qcow2 -> qcow2 (zlib), 256 MiB binaries" out.qcow2 -- convert -c -O qcow2 bins.qcow2 out.qcow2
 compare "convert -c qcow2 -> qcow2 (zstd), 256 MiB binaries" out.qcow2 -- convert -c -O qcow2 -o compression_type=zstd bins.qcow2 out.qcow2
 compare_commit "commit of a 1 GiB overlay (512 MiB written)"
+compare_check "check, 64 GiB qcow2, 1M allocated clusters" big.qcow2

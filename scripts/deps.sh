@@ -1,7 +1,8 @@
 #!/bin/sh
 # deps.sh - install, only when missing, the Debian packages imgsh needs to
 # build (compiler, pkg-config, the -dev libraries) and to test (cmocka,
-# qemu-utils as the test oracle, tmux for terminal tests). Run by `make deps`.
+# qemu-utils as the test oracle, tmux for terminal tests, python3 for the
+# damage corpus). Run by `make deps`.
 # deps.sh build: only what building and running imgsh needs (make run: the
 # demo is made by imgsh itself, so no qemu-utils)
 BUILD_PKGS="gcc make pkg-config libedit-dev zlib1g-dev libzstd-dev libaio-dev nettle-dev \
@@ -9,7 +10,7 @@ libjansson-dev"
 if [ "${1:-}" = build ]; then
     PKGS=$BUILD_PKGS
 else
-    PKGS="$BUILD_PKGS libcmocka-dev qemu-utils tmux bc time"
+    PKGS="$BUILD_PKGS libcmocka-dev qemu-utils tmux bc time python3"
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

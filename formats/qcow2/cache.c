@@ -174,6 +174,15 @@ void qcache_forget(struct qcache *c, uint64_t offset)
     }
 }
 
+void qcache_drop_all(struct qcache *c)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        c->slots[i].offset = 0;
+        c->slots[i].dirty = false;
+        c->slots[i].last_use = 0;
+    }
+}
+
 bool qcache_dirty(const struct qcache *c)
 {
     for (size_t i = 0; i < c->nslots; i++) {

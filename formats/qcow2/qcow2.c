@@ -417,7 +417,8 @@ static int qcow2_open(struct image *img, struct err *err)
         ret = report_unsupported(s, s->incompat & ~QCOW2_INCOMPAT_KNOWN, err);
         goto fail;
     }
-    if ((s->incompat & QCOW2_INCOMPAT_CORRUPT) && (img->flags & IMG_RDWR)) {
+    if ((s->incompat & QCOW2_INCOMPAT_CORRUPT) && (img->flags & IMG_RDWR) &&
+        !(img->flags & IMG_CHECK)) {
         ret = err_set(err, -EACCES, "qcow2: Image is corrupt; cannot be opened read/write");
         goto fail;
     }
@@ -454,7 +455,11 @@ static int qcow2_open(struct image *img, struct err *err)
         ret = err_set(err, -EINVAL, "Reference count table offset invalid");
         goto fail;
     }
-    /* snapshot table */
+    /* snapshot table: check reads (and may repair) it itself */
+    if (img->flags & IMG_CHECK) {
+        s->nb_snapshots = 0;
+        s->snapshots_offset = 0;
+    }
     if (s->nb_snapshots > 65536) {
         ret = err_set(err, -EFBIG, "Snapshot table too large");
         goto fail;
@@ -541,17 +546,26 @@ static int qcow2_open(struct image *img, struct err *err)
         goto fail;
     }
     s->metadata_prealloc = -1;
-    if ((s->incompat & QCOW2_INCOMPAT_DIRTY) && (img->flags & IMG_RDWR)) {
-        /* qemu repairs the refcounts here (check -r all); that is issue 5's repair */
-        ret = err_set(err, -ENOTSUP, "qcow2 image is dirty: its refcounts must be repaired "
-                      "first (imgsh cannot repair yet; run 'qemu-img check -r all')");
-        goto fail;
-    }
     if ((img->flags & IMG_RDWR) && s->nb_bitmaps) {
         pthread_mutex_lock(&img->lock);
         ret = qcow2_bitmaps_load_rw(img, err);
         pthread_mutex_unlock(&img->lock);
         if (ret < 0) {
+            goto fail;
+        }
+    }
+    if ((s->incompat & QCOW2_INCOMPAT_DIRTY) && (img->flags & IMG_RDWR) &&
+        !(img->flags & IMG_CHECK)) {
+        /* lazy refcounts left dirty: repair them now (check -r all), as qemu does */
+        struct check_result res;
+        struct err cerr = { 0 };
+
+        pthread_mutex_lock(&img->lock);
+        ret = qcow2_check_locked(img, &res, CHECK_FIX_ERRORS | CHECK_FIX_LEAKS, &cerr);
+        pthread_mutex_unlock(&img->lock);
+        if (ret < 0 || res.check_errors) {
+            ret = ret < 0 ? ret : -EIO;
+            ret = err_set(err, ret, "Could not repair dirty image: %s", strerror(-ret));
             goto fail;
         }
     }
@@ -799,4 +813,5 @@ const struct fmt_driver fmt_qcow2 = {
     .create_opts = qcow2_create_opts,
     .create_passes_file_opts = true,
     .measure = qcow2_measure,
+    .check = qcow2_check,
 };

@@ -267,6 +267,8 @@ int qcache_set_dependency(struct image *img, struct qcache *c, struct qcache *de
                           struct err *err);
 /* Drop the entry for offset without writing it (its cluster was freed). */
 void qcache_forget(struct qcache *c, uint64_t offset);
+/* Forget every entry without writing it (flush first to keep changes). */
+void qcache_drop_all(struct qcache *c);
 bool qcache_dirty(const struct qcache *c);
 
 /* cluster.c */
@@ -304,6 +306,15 @@ long qcow2_compress_cluster(const struct qcow2 *s, const uint8_t *in, uint8_t *o
 
 /* snapshot.c */
 int qcow2_read_snapshots(struct image *img, struct err *err);
+/*
+ * Read the table at s->snapshots_offset (s->nb_snapshots entries). With
+ * repair (check -r all), what qemu cannot load is dropped instead of
+ * failing: extra data over 1 KiB is cut (*dropped counts the entries) and
+ * entries past 64 MiB of table are discarded (*reduced counts them), each
+ * with qemu's message on stderr.
+ */
+int qcow2_read_snapshot_table(struct image *img, bool repair, uint32_t *reduced,
+                              uint32_t *dropped, struct err *err);
 void qcow2_free_snapshots(struct qcow2 *s);
 int qcow2_snapshot_list(struct image *img, struct snapshot_info **list, size_t *n,
                         struct err *err);
@@ -322,6 +333,8 @@ uint64_t qcow2_rc_get(unsigned order, const uint8_t *block, uint64_t i);
 void qcow2_rc_set(unsigned order, uint8_t *block, uint64_t i, uint64_t v);
 int qcow2_get_refcount(struct image *img, uint64_t cluster, uint64_t *refcount,
                        struct err *err);
+/* Read the refcount table into s->reftable, once (img->lock held). */
+int qcow2_load_reftable(struct image *img, struct err *err);
 /* The same with img->lock held. */
 int qcow2_get_refcount_locked(struct image *img, uint64_t cluster, uint64_t *refcount,
                               struct err *err);
@@ -413,6 +426,21 @@ int qcow2_flush_locked(struct image *img, struct err *err);
  * image file: refuse (a corruption event) when it overlaps metadata.
  */
 int qcow2_check_overlap(struct image *img, uint64_t offset, uint64_t len, struct err *err);
+/* Kinds of metadata, in the order qemu's overlap check names them. */
+enum qcow2_overlap {
+    QOL_HEADER = 1 << 0,
+    QOL_ACTIVE_L1 = 1 << 1,
+    QOL_ACTIVE_L2 = 1 << 2,
+    QOL_REFTABLE = 1 << 3,
+    QOL_REFBLOCK = 1 << 4,
+    QOL_SNAPSHOTS = 1 << 5,
+    QOL_INACTIVE_L1 = 1 << 6,
+    QOL_INACTIVE_L2 = 1 << 7,   /* not checked (qemu's default "cached" mode) */
+    QOL_BITMAP_DIR = 1 << 8,
+};
+/* The same, leaving out the kinds in ignore (a write to an L2 table, say). */
+int qcow2_check_overlap_ign(struct image *img, uint64_t offset, uint64_t len, unsigned ignore,
+                            struct err *err);
 /*
  * Rewrite the first cluster as qemu's qcow2_update_header does: the header
  * from the current state, then the extensions in qemu's order (backing
@@ -425,6 +453,16 @@ int qcow2_update_header(struct image *img, const char *backing, const char *back
 /* Write one header field (v3 feature bits, reftable or L1 location) in place. */
 int qcow2_write_header_field(struct image *img, unsigned at, const void *bytes, size_t len,
                              struct err *err);
+
+/* check.c */
+/*
+ * qemu-img check on this image (img->lock held): counts in *res, messages
+ * on stderr as qemu prints them; fix is enum check_fix. A negative return
+ * is a check that could not finish ("Check failed: ...").
+ */
+int qcow2_check_locked(struct image *img, struct check_result *res, unsigned fix,
+                       struct err *err);
+int qcow2_check(struct image *img, struct check_result *res, unsigned fix, struct err *err);
 
 /* amend.c */
 extern const struct opt_desc qcow2_amend_opts[];

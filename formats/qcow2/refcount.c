@@ -25,8 +25,7 @@
 #include "../../engine/util.h"
 #include "qcow2_int.h"
 
-/* Load the refcount table (once). Call with img->lock held. */
-static int load_reftable(struct image *img, struct err *err)
+int qcow2_load_reftable(struct image *img, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     size_t bytes = (size_t)s->reftable_clusters * s->cluster_size;
@@ -123,7 +122,7 @@ int qcow2_get_refcount_locked(struct image *img, uint64_t cluster, uint64_t *ref
     struct qcow2 *s = qcow2_state(img);
     uint64_t per_block = rc_per_block(s), block_off;
     const uint8_t *block;
-    int ret = load_reftable(img, err);
+    int ret = qcow2_load_reftable(img, err);
 
     if (ret == 0) {
         ret = refblock_offset(img, cluster / per_block, &block_off, err);
@@ -408,7 +407,7 @@ static int update_refcount(struct image *img, uint64_t first, uint64_t n, int ad
 {
     struct qcow2 *s = qcow2_state(img);
     uint64_t per_block = rc_per_block(s), c, last_ti = UINT64_MAX, block_off = 0;
-    int ret = load_reftable(img, err);
+    int ret = qcow2_load_reftable(img, err);
 
     for (c = first; ret == 0 && c < first + n; c++) {
         uint64_t ti = c / per_block, old, new;
@@ -492,7 +491,7 @@ int64_t qcow2_alloc_clusters(struct image *img, uint64_t n, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     int64_t first;
-    int ret = load_reftable(img, err);
+    int ret = qcow2_load_reftable(img, err);
 
     if (ret < 0) {
         return ret;
@@ -510,7 +509,7 @@ int64_t qcow2_alloc_clusters(struct image *img, uint64_t n, struct err *err)
 int64_t qcow2_alloc_clusters_at(struct image *img, uint64_t first, uint64_t n, struct err *err)
 {
     uint64_t i;
-    int ret = load_reftable(img, err);
+    int ret = qcow2_load_reftable(img, err);
 
     if (ret < 0) {
         return ret;
@@ -553,7 +552,7 @@ int qcow2_shrink_reftable(struct image *img, struct err *err)
     struct qcow2 *s = qcow2_state(img);
     uint64_t per_block = rc_per_block(s);
     uint64_t *keep;
-    int ret = load_reftable(img, err);
+    int ret = qcow2_load_reftable(img, err);
 
     if (ret < 0) {
         return ret;

@@ -34,23 +34,30 @@ void qcow2_free_snapshots(struct qcow2 *s)
     s->snapshots = NULL;
 }
 
-int qcow2_read_snapshots(struct image *img, struct err *err)
+int qcow2_read_snapshot_table(struct image *img, bool repair, uint32_t *reduced,
+                              uint32_t *dropped, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t off = s->snapshots_offset, total = 0;
+    uint64_t off = s->snapshots_offset, table_len = 0;
 
+    s->snapshots_size = 0;
     if (!s->nb_snapshots) {
         return 0;
     }
     s->snapshots = xcalloc(s->nb_snapshots, sizeof(*s->snapshots));
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
         struct qcow2_snapshot *sn = &s->snapshots[i];
+        uint64_t entry_start = off;
         uint8_t h[SN_FIXED];
         uint8_t *var;
         uint16_t id_len, name_len;
-        uint64_t entry_len;
-        int ret = file_pread(img->file, off, h, sizeof(h), err);
+        uint32_t extra_len;
+        int ret;
 
+        /* entries start 8-byte aligned; the table ends where the last one does */
+        table_len = round_up(table_len, 8);
+        off = round_up(off, 8);
+        ret = file_pread(img->file, off, h, sizeof(h), err);
         if (ret < 0) {
             return ret;
         }
@@ -62,24 +69,28 @@ int qcow2_read_snapshots(struct image *img, struct err *err)
         sn->date_nsec = be32(h + 20);
         sn->vm_clock_nsec = be64(h + 24);
         sn->vm_state_size = be32(h + 32);
-        sn->extra_size = be32(h + 36);
+        extra_len = be32(h + 36);
         sn->disk_size = UINT64_MAX;
         sn->icount = UINT64_MAX;
-        if (sn->extra_size > SN_MAX_EXTRA) {
-            return err_set(err, -EFBIG, "Too much extra metadata in snapshot table entry %" PRIu32
-                           "\nYou can force-remove this extra metadata with %s check -r all",
-                           i, prog_name);
-        }
-        entry_len = round_up(SN_FIXED + (uint64_t)sn->extra_size + id_len + name_len, 8);
-        total += entry_len;
-        if (total > SN_MAX_TABLE_BYTES) {
-            return err_set(err, -EFBIG, "Snapshot table is too big\nYou can force-remove all "
-                           "%" PRIu32 " overhanging snapshots with %s check -r all",
-                           s->nb_snapshots - i, prog_name);
+        sn->extra_size = extra_len;
+        if (extra_len > SN_MAX_EXTRA) {
+            if (!repair) {
+                return err_set(err, -EFBIG, "Too much extra metadata in snapshot table entry "
+                               "%" PRIu32 "\nYou can force-remove this extra metadata with %s "
+                               "check -r all", i, prog_name);
+            }
+            fflush(stdout);
+            fprintf(stderr, "Discarding too much extra metadata in snapshot table entry %" PRIu32
+                    " (%" PRIu32 " > %u)\n", i, extra_len, SN_MAX_EXTRA);
+            (*dropped)++;
+            sn->extra_size = SN_MAX_EXTRA;  /* the rest is dropped when the table is rewritten */
         }
         var = xmalloc((size_t)sn->extra_size + id_len + name_len + 1);
-        ret = file_pread(img->file, off + SN_FIXED, var,
-                         (size_t)sn->extra_size + id_len + name_len, err);
+        ret = file_pread(img->file, off + SN_FIXED, var, sn->extra_size, err);
+        if (ret == 0) {
+            ret = file_pread(img->file, off + SN_FIXED + extra_len, var + sn->extra_size,
+                             (size_t)id_len + name_len, err);
+        }
         if (ret < 0) {
             free(var);
             return ret;
@@ -104,10 +115,34 @@ int qcow2_read_snapshots(struct image *img, struct err *err)
         memcpy(sn->name, var + sn->extra_size + id_len, name_len);
         sn->name[name_len] = '\0';
         free(var);
-        off += entry_len;
+        off += SN_FIXED + (uint64_t)extra_len + id_len + name_len;
+        table_len += SN_FIXED + (uint64_t)sn->extra_size + id_len + name_len;
+        if (table_len > SN_MAX_TABLE_BYTES || off - s->snapshots_offset > INT32_MAX) {
+            if (!repair) {
+                return err_set(err, -EFBIG, "Snapshot table is too big\nYou can force-remove "
+                               "all %" PRIu32 " overhanging snapshots with %s check -r all",
+                               s->nb_snapshots - i, prog_name);
+            }
+            fflush(stdout);
+            fprintf(stderr, "Discarding %" PRIu32 " overhanging snapshots (snapshot table is "
+                    "too big)\n", s->nb_snapshots - i);
+            *reduced += s->nb_snapshots - i;
+            free(sn->id);
+            free(sn->name);
+            free(sn->extra);
+            memset(sn, 0, sizeof(*sn));
+            s->nb_snapshots = i;
+            off = entry_start;
+            break;
+        }
     }
-    s->snapshots_size = total;
+    s->snapshots_size = off - s->snapshots_offset;
     return 0;
+}
+
+int qcow2_read_snapshots(struct image *img, struct err *err)
+{
+    return qcow2_read_snapshot_table(img, false, NULL, NULL, err);
 }
 
 int qcow2_snapshot_list(struct image *img, struct snapshot_info **list, size_t *n,

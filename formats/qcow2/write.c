@@ -85,40 +85,52 @@ static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
     return alen && blen && a < b + blen && b < a + alen;
 }
 
-int qcow2_check_overlap(struct image *img, uint64_t offset, uint64_t len, struct err *err)
+int qcow2_check_overlap_ign(struct image *img, uint64_t offset, uint64_t len, unsigned ignore,
+                            struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
     const char *what = NULL;
     uint64_t cs = s->cluster_size;
 
-    if (overlaps(offset, len, 0, cs)) {
+    /* the first kind found, in qemu's order, names the overlap */
+    if (!len) {
+        return 0;
+    }
+    if (!(ignore & QOL_HEADER) && overlaps(offset, len, 0, cs)) {
         what = "qcow2_header";
-    } else if (overlaps(offset, len, s->l1_offset, (uint64_t)s->l1_size * 8)) {
+    } else if (!(ignore & QOL_ACTIVE_L1) && s->l1_size &&
+               overlaps(offset, len, s->l1_offset, (uint64_t)s->l1_size * 8)) {
         what = "active L1 table";
-    } else if (overlaps(offset, len, s->reftable_offset, (uint64_t)s->reftable_clusters * cs)) {
-        what = "refcount table";
-    } else if (overlaps(offset, len, s->snapshots_offset, s->snapshots_size)) {
-        what = "snapshot table";
     }
-    for (uint32_t i = 0; !what && i < s->nb_snapshots; i++) {
-        if (overlaps(offset, len, s->snapshots[i].l1_offset,
-                     (uint64_t)s->snapshots[i].l1_size * 8)) {
-            what = "inactive L1 table";
-        }
-    }
-    for (uint32_t i = 0; !what && i < s->l1_size; i++) {
+    for (uint32_t i = 0; !what && !(ignore & QOL_ACTIVE_L2) && i < s->l1_size; i++) {
         uint64_t l2 = s->l1[i] & L1E_OFFSET_MASK;
         if (l2 && overlaps(offset, len, l2, cs)) {
             what = "active L2 table";
         }
     }
-    for (size_t i = 0; !what && s->reftable && i < s->reftable_entries; i++) {
-        uint64_t rb = s->reftable[i] & L1E_OFFSET_MASK;
+    if (!what && !(ignore & QOL_REFTABLE) &&
+        overlaps(offset, len, s->reftable_offset, (uint64_t)s->reftable_clusters * cs)) {
+        what = "refcount table";
+    }
+    for (size_t i = 0; !what && !(ignore & QOL_REFBLOCK) && s->reftable &&
+         i < s->reftable_entries; i++) {
+        uint64_t rb = s->reftable[i] & ~511ULL;
         if (rb && overlaps(offset, len, rb, cs)) {
             what = "refcount block";
         }
     }
-    if (!what && s->has_bitmaps_ext &&
+    if (!what && !(ignore & QOL_SNAPSHOTS) && s->snapshots_size &&
+        overlaps(offset, len, s->snapshots_offset, s->snapshots_size)) {
+        what = "snapshot table";
+    }
+    for (uint32_t i = 0; !what && !(ignore & QOL_INACTIVE_L1) && s->snapshots &&
+         i < s->nb_snapshots; i++) {
+        if (s->snapshots[i].l1_size && overlaps(offset, len, s->snapshots[i].l1_offset,
+                                                (uint64_t)s->snapshots[i].l1_size * 8)) {
+            what = "inactive L1 table";
+        }
+    }
+    if (!what && !(ignore & QOL_BITMAP_DIR) && s->has_bitmaps_ext &&
         overlaps(offset, len, s->bitmap_dir_offset, s->bitmap_dir_size)) {
         what = "bitmap directory";
     }
@@ -127,6 +139,11 @@ int qcow2_check_overlap(struct image *img, uint64_t offset, uint64_t len, struct
                                        "(overlaps with %s)", what);
     }
     return 0;
+}
+
+int qcow2_check_overlap(struct image *img, uint64_t offset, uint64_t len, struct err *err)
+{
+    return qcow2_check_overlap_ign(img, offset, len, 0, err);
 }
 
 /* Write guest data at a host offset of the data file, after the overlap check. */
@@ -1163,7 +1180,9 @@ void qcow2_close_writes(struct image *img)
         error_printf("Failed to flush the refcount block cache: %s", err.msg);
         return;
     }
-    if (s->marked_dirty) {
+    /* a clean close clears the dirty bit, even one check found and could not repair,
+     * as qemu does */
+    if (s->marked_dirty || (s->incompat & QCOW2_INCOMPAT_DIRTY)) {
         s->incompat &= ~QCOW2_INCOMPAT_DIRTY;
         if (write_incompat(img, s->incompat, &err) == 0) {
             s->marked_dirty = false;
