@@ -4,6 +4,8 @@
     qcow2-damage.py list            the damage kinds, one per line
     qcow2-damage.py help            the kinds with a line of explanation each
     qcow2-damage.py KIND SRC DST    copy SRC to DST and apply one damage
+                                    (scramble-SEED: random damage, the
+                                    same for the same SEED)
     qcow2-damage.py KIND SRC DST KIND SRC DST ...
                                     several copies in one run (stops at the
                                     first failure)
@@ -579,6 +581,60 @@ def d_bitmap_table_leak(img):
     img.set_refcount(k, img.get_refcount(k) + 1)
 
 
+
+# --- random damage ----------------------------------------------------------
+
+def d_scramble(img, seed):
+    """1 to 3 random changes to entries of the metadata (L1 and L2 entries,
+    refcount table entries, refcount block bytes): bits flipped, offsets
+    moved (by a sector, a cluster, past the end, onto other clusters),
+    entries cleared, COPIED/compressed/zero flags toggled. The same seed and
+    image give the same damage."""
+    import random
+    r = random.Random(seed)
+    cs = img.cs
+    tables = [(img.l1_offset, 8, img.l1_size, "l1")]
+    for i, _, l1e in img.l1_entries():
+        l2 = l1e & L1E_OFFSET_MASK
+        if l2 % cs == 0 and l2 + cs <= img.size:
+            tables.append((l2, img.l2_entry_size, img.l2_per_table, "l2"))
+    rt_entries = img.reftable_clusters * cs // 8
+    tables.append((img.reftable_offset, 8, rt_entries, "reftable"))
+    for i in range(rt_entries):
+        rb = img.u64(img.reftable_offset + 8 * i, "refcount table") & ~0x1ff
+        if rb and rb % cs == 0 and rb + cs <= img.size:
+            tables.append((rb, 8, cs // 8, "refblock"))
+    clusters = (img.size + cs - 1) // cs
+    for _ in range(r.randint(1, 3)):
+        off, esize, count, what = r.choice(tables)
+        used = [i for i in range(count) if img.u64(off + i * esize, what)]
+        i = r.choice(used or list(range(count)))
+        at = off + i * esize
+        v = img.u64(at, what)
+        how = r.randrange(8)
+        flags = v & 0xff000000000001ff
+        if how == 0:
+            v ^= 1 << r.randrange(64)
+        elif how == 1:
+            v = flags | (r.randrange(clusters + 2) * cs)
+        elif how == 2:
+            v = 0
+        elif how == 3:
+            step = r.choice([512, cs, -cs, 1 << 40])
+            v = flags | (((v & L2E_OFFSET_MASK) + step) & L2E_OFFSET_MASK)
+        elif how == 4 and what == "refblock":
+            b = off + r.randrange(cs)
+            img.put(b, bytes([r.randrange(256)]))
+            continue
+        elif how == 5:
+            v ^= 1 << 63
+        elif how == 6:
+            v |= 1 << r.choice([0, 62])
+        else:
+            v = r.getrandbits(64) & 0x80fffffffffffe01
+        img.put64(at, v & 0xffffffffffffffff)
+
+
 def usage():
     sys.stderr.write("usage: %s list | help | KIND SRC DST [KIND SRC DST]...\n" % PROG)
     sys.exit(2)
@@ -594,6 +650,7 @@ def main(argv):
         print()
         for name, (_, doc) in KINDS.items():
             print("  %-24s %s" % (name, doc))
+        print("  %-24s %s" % ("scramble-SEED", "random damage: 1 to 3 metadata entries changed"))
         return 0
     if not argv or len(argv) % 3:
         usage()
@@ -606,7 +663,12 @@ def main(argv):
 
 
 def damage(name, src, dst):
-    if name not in KINDS:
+    seed = name[len("scramble-"):]
+    if name.startswith("scramble-") and seed.isdigit():
+        fn = lambda img: d_scramble(img, int(seed))
+    elif name in KINDS:
+        fn = KINDS[name][0]
+    else:
         sys.stderr.write("%s: unknown damage kind '%s' (%s list shows them)\n" % (PROG, name, PROG))
         return 2
     try:
@@ -614,7 +676,7 @@ def damage(name, src, dst):
             raise Fail("source and destination are the same file")
         img = Image(src)
         try:
-            KINDS[name][0](img)
+            fn(img)
             img.save(dst)
         finally:
             os.close(img.fd)

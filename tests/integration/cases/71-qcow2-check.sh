@@ -1,7 +1,8 @@
 # check: qemu-img check on damaged qcow2 images. Healthy images (two cluster
 # sizes; v2 and v3, refcount widths 1/16/64, lazy refcounts, extended L2,
 # snapshots, a persistent bitmap) get one kind of damage each from
-# scripts/qcow2-damage.py. imgsh must report it as qemu-img does (messages,
+# scripts/qcow2-damage.py (26 kinds, and 12 seeds of random damage to
+# L1/L2 entries, refcount table entries and refcount blocks). imgsh must report it as qemu-img does (messages,
 # JSON, exit code, no write), and repair it (-r all, and -r leaks for the
 # leaks) as qemu-img does: the same exit code and messages, an image that
 # qemu-img then finds as clean as its own repair, the same guest data, and
@@ -22,7 +23,11 @@ DAMAGED="leak:leak:v2 leak-r1:leak:r1 refcount-low:refcount-low:v3
     snapshot-count-high:snapshot-count-high:sn snapshot-l1-unaligned:snapshot-l1-unaligned:sn
     corrupt-bit:corrupt-bit:v3 dirty-lazy:dirty-lazy:lazy compressed-broken:compressed-broken:v3
     compressed-copied:compressed-copied:xl2 subcluster-both:subcluster-both:xl2
-    bitmap-table-leak:bitmap-table-leak:bm"
+    bitmap-table-leak:bitmap-table-leak:bm
+    scramble-1:scramble-1:v3 scramble-2:scramble-2:xl2 scramble-3:scramble-3:r64
+    scramble-4:scramble-4:v2 scramble-5:scramble-5:lazy scramble-6:scramble-6:sn
+    scramble-7:scramble-7:r1 scramble-8:scramble-8:v3 scramble-9:scramble-9:xl2
+    scramble-10:scramble-10:sn scramble-11:scramble-11:v2 scramble-12:scramble-12:bm"
 # the images that -r leaks repairs, fully or in part
 LEAKY="leak leak-r1 bitmap-table-leak refcount-high l2-shared compressed-broken"
 
@@ -94,9 +99,9 @@ repair() {
 }
 
 # every damaged image: the report, in text and JSON, and the repair. The
-# repair is compared three ways, each its own check: the outcome (exit codes,
-# qemu-img check's verdict, the guest data), the messages, and the image's
-# bytes (`same`: qemu-img discards the clusters that a repair frees)
+# repair is compared two ways, each its own check: the outcome (exit codes,
+# qemu-img check's verdict, the guest data), and the messages with the
+# image's bytes (`same`: qemu-img discards the clusters that a repair frees)
 for de in $DAMAGED; do
     dk=${de%%:*}
     for dcs in $SIZES; do
@@ -105,7 +110,6 @@ for de in $DAMAGED; do
         same check "$dimg"
         same_json check --output=json "$dimg"
         check "check -r all $dimg: exit codes, result and data as qemu-img's" repair all data "$dimg"
-        check "check -r all $dimg: messages as qemu-img's" repair all msgs "$dimg"
         same check -r all "$dimg"
     done
 done
