@@ -460,6 +460,12 @@ static int count_bitmaps(struct chk *c)
     if (ret < 0) {
         return ret;
     }
+    if (c->img->broken) {
+        /* qemu reloads the directory, which needs the image's length: a fatal corruption
+         * event left it unusable, so the directory does not load */
+        c->res->corruptions++;
+        return -EINVAL;
+    }
     for (uint32_t b = 0; b < s->nb_bitmaps; b++) {
         const struct qcow2_bitmap *bm = &s->bitmaps[b];
         uint64_t n = bm->table_size;
