@@ -90,6 +90,7 @@ int cmd_amend(struct cmd_ctx *ctx, int argc, char **argv)
         ret = print_amend_help(fmt);
         goto out;
     }
+    cmd_default_image(ctx, &argc, &argv, 1);
     if (optind != argc - 1) {
         error_printf("Expecting one image file name");
         goto out;

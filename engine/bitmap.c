@@ -120,6 +120,7 @@ int cmd_bitmap(struct cmd_ctx *ctx, int argc, char **argv)
         error_printf("Merge bitmap source file only supported with --merge");
         goto out;
     }
+    cmd_default_image(ctx, &argc, &argv, 2);
     if (optind != argc - 2) {
         error_printf("Expecting filename and bitmap name");
         goto out;

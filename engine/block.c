@@ -76,10 +76,21 @@ static bool in_chain(const struct image *overlay, const struct file *f)
     return false;
 }
 
+int (*image_open_guard)(const char *filename, struct err *err);
+
 int image_open(struct image **out, const char *filename, const char *fmt, unsigned flags,
                enum cache_mode cache, struct err *err)
 {
-    int ret = open_one(out, filename, fmt, flags, cache, NULL, err);
+    int ret;
+
+    if ((flags & IMG_RDWR) && image_open_guard) {
+        ret = image_open_guard(filename, err);
+        if (ret < 0) {
+            *out = NULL;
+            return ret;
+        }
+    }
+    ret = open_one(out, filename, fmt, flags, cache, NULL, err);
 
     if (ret < 0 && err && err->code != -ELOOP) {
         err_prepend(err, "Could not open '%s': ", filename);
@@ -188,6 +199,12 @@ int image_reopen_rw(struct image *img, struct err *err)
 
     if (img->flags & IMG_RDWR) {
         return 0;
+    }
+    if (image_open_guard) {
+        ret = image_open_guard(img->filename, err);
+        if (ret < 0) {
+            return ret;
+        }
     }
     /* our own read-only locks would conflict with the new ones: drop them first */
     if (img->drv->close) {

@@ -62,6 +62,12 @@ struct image {
  */
 int image_open(struct image **out, const char *filename, const char *fmt, unsigned flags,
                enum cache_mode cache, struct err *err);
+/*
+ * Set by the shell: asked before any read-write open (image_open with
+ * IMG_RDWR, image_reopen_rw); a negative return refuses it with err's
+ * message. NULL: everything may be opened read-write.
+ */
+extern int (*image_open_guard)(const char *filename, struct err *err);
 void image_close(struct image *img);
 /*
  * Reopen img (a layer of a chain opened read-only, e.g. a backing file)

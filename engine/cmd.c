@@ -28,6 +28,7 @@ const struct cmd *cmd_lookup(const char *name)
 int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 {
     const struct cmd *c = cmd_lookup(argv[0]);
+    int ret;
 
     if (!c || (ctx->qemu_img && !(c->flags & CMD_COMPAT))) {
         return cmd_usage_error(ctx, "Command not found: %s", argv[0]);
@@ -37,7 +38,27 @@ int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
         return cmd_help(ctx);   /* qemu-img resize --help would want a size first */
     }
     optind = 0;             /* full getopt reset: commands may run many times */
-    return c->handler(ctx, argc, argv);
+    ret = c->handler(ctx, argc, argv);
+    free(ctx->argv_alloc);
+    ctx->argv_alloc = NULL;
+    return ret;
+}
+
+void cmd_default_image(struct cmd_ctx *ctx, int *argc, char ***argv, int want)
+{
+    char **v;
+
+    if (!ctx->default_image || *argc - optind != want - 1) {
+        return;
+    }
+    v = xcalloc((size_t)*argc + 2, sizeof(*v));
+    memcpy(v, *argv, (size_t)optind * sizeof(*v));
+    v[optind] = (char *)ctx->default_image;
+    memcpy(v + optind + 1, *argv + optind, (size_t)(*argc - optind) * sizeof(*v));
+    free(ctx->argv_alloc);
+    ctx->argv_alloc = v;
+    *argv = v;
+    (*argc)++;
 }
 
 int cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
@@ -259,12 +280,22 @@ int cmd_print_help(struct cmd_ctx *ctx, FILE *f)
         print_formats(f);
         return 0;
     }
-    fputs("usage: imgsh [options] [IMAGE...]        interactive shell on the images\n"
+    fputs("usage: imgsh [options] [IMAGE...]        a session on the images: the\n"
+          "                                         interactive shell on a terminal,\n"
+          "                                         else commands from standard input\n"
           "       imgsh COMMAND [command options]   run one command, as qemu-img does\n"
           "Inspect, convert and repair disk images; a drop-in qemu-img 7.2.\n\n"
           "    '-h', '--help'       display this help and exit\n"
-          "    '-V', '--version'    output version information and exit\n\n"
-          "Commands:\n", f);
+          "    '-V', '--version'    output version information and exit\n"
+          "    '-c CMD'             run CMD in the session (repeatable), then exit\n"
+          "    '-f SCRIPT'          run the commands in SCRIPT ('-': standard input)\n"
+          "    '-r' | '-w'          open the images read-only (default) or read-write\n"
+          "    '-U'                 force share: open the images even if in use\n"
+          "    '--format FMT'       the images' format (probed when omitted)\n"
+          "    '-e', '--errexit'    stop at the first failing command (the default\n"
+          "                         but in the interactive shell)\n"
+          "    '--json'             commands print JSON where they can\n\n"
+          "Commands (in a session also 'help' lists the session's own):\n", f);
     for (const struct cmd *c = commands; c->name; c++) {
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     }

@@ -42,6 +42,12 @@ struct cmd_ctx {
     bool qemu_img;          /* invoked as qemu-img: qemu-img's help and messages */
     const char *prog;       /* "imgsh" or "qemu-img" */
     const struct cmd *cmd;  /* the command being run */
+    /*
+     * In a session: the current image, for commands whose image argument
+     * is left out (cmd_default_image); NULL on the command line.
+     */
+    const char *default_image;
+    char **argv_alloc;      /* an argv cmd_default_image() made, freed by cmd_run() */
 };
 
 extern const struct cmd commands[];
@@ -49,6 +55,14 @@ extern const struct cmd commands[];
 const struct cmd *cmd_lookup(const char *name);
 /* Run argv[0] with its arguments; returns the exit code. */
 int cmd_run(struct cmd_ctx *ctx, int argc, char **argv);
+
+/*
+ * After getopt: a command expecting want positional arguments (the image
+ * first) that got one fewer works on ctx->default_image, which is put in
+ * front of them (*argc and *argv are updated). Does nothing outside a
+ * session.
+ */
+void cmd_default_image(struct cmd_ctx *ctx, int *argc, char ***argv, int want);
 
 /* Top-level help: qemu-img's when ctx->qemu_img, else imgsh's. Returns 0. */
 int cmd_print_help(struct cmd_ctx *ctx, FILE *f);

@@ -137,6 +137,7 @@ int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
     if (quiet) {
         show_progress = false;
     }
+    cmd_default_image(ctx, &argc, &argv, 1);
     if (optind != argc - 1) {
         return cmd_usage_error(ctx, "Expecting one image file name");
     }

@@ -300,6 +300,7 @@ int cmd_compare(struct cmd_ctx *ctx, int argc, char **argv)
     if (quiet) {
         progress = false;
     }
+    cmd_default_image(ctx, &argc, &argv, 2);
     if (optind != argc - 2) {
         return cmd_usage_error(ctx, "Expecting two image file names");
     }

@@ -307,6 +307,7 @@ int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
             return cmd_getopt_error(ctx, c, argv);
         }
     }
+    cmd_default_image(ctx, &argc, &argv, 1);
     if (optind != argc - 1) {
         return cmd_usage_error(ctx, "Expecting one image file name");
     }

@@ -56,6 +56,7 @@ int cmd_resize(struct cmd_ctx *ctx, int argc, char **argv)
             return cmd_getopt_error(ctx, c, argv);
         }
     }
+    cmd_default_image(ctx, &argc, &argv, 1);
     if (optind != argc - 1) {
         return cmd_usage_error(ctx, "Expecting image file name and size");
     }

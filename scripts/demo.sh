@@ -5,14 +5,15 @@
 # and guest data in both layers), plus the same guest data as a raw image,
 # all made by imgsh itself (create, its qemu-io personality, snapshot,
 # convert): no qemu-utils needed.
-# On a terminal this will open the shell on the image once the shell
-# lands; until then (and whenever stdin is not a terminal) it runs a tour
-# of the commands that exist.
+# On a terminal it opens the interactive shell on disk.qcow2 (read-only;
+# 'help' lists the commands). Otherwise it shows a few commands on the
+# command line and replays scripts/tour.imgsh, a tour of the session.
 set -e
 BUILD=${1:-build}
 IMGSH=$(cd "$BUILD" && pwd)/imgsh
 QEMU_IMG_COMPAT=$(cd "$BUILD" && pwd)/compat/qemu-img
 QEMU_IO_COMPAT=$(cd "$BUILD" && pwd)/compat/qemu-io
+TOUR=$(cd "$(dirname "$0")" && pwd)/tour.imgsh
 mkdir -p demo
 cd demo
 
@@ -27,6 +28,13 @@ if [ ! -f disk.qcow2 ] || [ ! -f disk.raw ]; then
     "$QEMU_IO_COMPAT" -f qcow2 -c 'write -z 0 64k' -c 'write -P 0x44 48M 256k' \
         disk.qcow2 >/dev/null
     "$IMGSH" convert -O raw disk.qcow2 disk.raw
+fi
+
+if [ -t 0 ] && [ -t 1 ]; then
+    echo "imgsh demo in $(pwd): base.qcow2 <- disk.qcow2 (snapshot 'before-update'), disk.raw"
+    echo "The shell opens disk.qcow2 read-only: try 'help', 'images', 'info', 'check',"
+    echo "'read -v 0 64', 'snapshot -l'; Ctrl-D leaves."
+    exec "$IMGSH" disk.qcow2
 fi
 
 step() {
@@ -53,5 +61,10 @@ step "$IMGSH" convert -c -O qcow2 -o compression_type=zstd disk.qcow2 small.qcow
 step "$IMGSH" compare disk.qcow2 small.qcow2
 step "$QEMU_IO_COMPAT" -c 'read -P 0x33 512k 512k' -c 'map' small.qcow2
 rm -f small.qcow2
+step "$IMGSH" check disk.qcow2
 echo
-echo "The other formats and the interactive shell arrive in later milestones."
+echo "\$ imgsh -f tour.imgsh disk.qcow2      # the session, replayed from a script"
+"$IMGSH" -f "$TOUR" disk.qcow2 2>&1 || printf '(exit code %s)\n' "$?"
+rm -f scratch.qcow2
+echo
+echo "On a terminal, make run opens the interactive shell on disk.qcow2."

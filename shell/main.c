@@ -2,16 +2,26 @@
  * main.c - entry point. argv[0] selects the personality:
  *   qemu-img  behave as qemu-img 7.2 (same syntax, output, exit codes)
  *   qemu-io   behave as qemu-io 7.2
- *   anything else: imgsh, whose first argument is a command or an image
+ *   anything else: imgsh. When the first argument is a command ("imgsh
+ *   info x.qcow2") imgsh runs it as qemu-img would; otherwise it starts a
+ *   session on the images named (shell.h): commands from -c, a script
+ *   from -f, the interactive shell on a terminal, or commands read from
+ *   standard input.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../engine/cmd.h"
 #include "../engine/err.h"
 #include "../engine/qemuio.h"
+#include "../engine/util.h"
+#include "shell.h"
+
+int session_repl(struct session *s);
 
 static const char *base_name(const char *path)
 {
@@ -52,6 +62,135 @@ static int run_command_line(struct cmd_ctx *ctx, int argc, char **argv)
     return cmd_run(ctx, argc, argv);
 }
 
+/*
+ * imgsh [-c CMD]... [-f SCRIPT] [-r|-w] [-U] [--format FMT] [-q] [-e]
+ *       [--json] [IMAGE...]
+ */
+static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "format", required_argument, NULL, 'F' },
+        { "errexit", no_argument, NULL, 'e' },
+        { "json", no_argument, NULL, 'j' },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char **cmds = NULL;
+    const char *script = NULL, *fmt = NULL;
+    size_t ncmds = 0;
+    bool rw = false, share = false, errexit = false, json = false, quiet = false;
+    bool interactive;
+    struct session s;
+    int c, ret = 0;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":c:f:rwUqehV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            cmds = xrealloc(cmds, (ncmds + 1) * sizeof(*cmds));
+            cmds[ncmds++] = optarg;
+            break;
+        case 'f':
+            script = optarg;
+            break;
+        case 'r':
+            rw = false;
+            break;
+        case 'w':
+            rw = true;
+            break;
+        case 'U':
+            share = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'e':
+            errexit = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'F':
+            fmt = optarg;
+            break;
+        case 'h':
+            free(cmds);
+            return cmd_print_help(ctx, stdout);
+        case 'V':
+            free(cmds);
+            cmd_print_version(ctx, stdout);
+            return 0;
+        default:
+            free(cmds);
+            return cmd_getopt_error(ctx, c, argv);
+        }
+    }
+    interactive = !ncmds && !script && isatty(STDIN_FILENO);
+    session_init(&s, interactive);
+    s.ctx = *ctx;
+    s.json = json;
+    s.quiet = quiet;
+    if (errexit) {
+        s.errexit = true;
+    }
+    for (int i = optind; i < argc && ret == 0; i++) {
+        ret = session_open(&s, argv[i], fmt, rw, share, NULL);
+    }
+    if (ret) {
+        free(cmds);
+        session_free(&s);
+        return ret;
+    }
+    if (ncmds) {
+        s.where = "-c";
+        for (size_t i = 0; i < ncmds && !s.exit_requested; i++) {
+            s.line = (unsigned)i + 1;
+            if (session_run_line(&s, cmds[i]) && s.errexit) {
+                break;
+            }
+        }
+        ret = s.errexit && s.status ? s.status : session_exit_status(&s);
+    } else if (script) {
+        FILE *f = strcmp(script, "-") ? fopen(script, "r") : stdin;
+        if (!f) {
+            error_printf("could not open script '%s': %s", script, strerror(errno));
+            ret = 1;
+        } else {
+            ret = session_run_file(&s, f, script);
+            if (f != stdin) {
+                fclose(f);
+            }
+        }
+    } else if (interactive) {
+        ret = session_repl(&s);
+    } else {
+        ret = session_run_file(&s, stdin, "<stdin>");
+    }
+    free(cmds);
+    session_free(&s);
+    return ret;
+}
+
+/* Options that start a session rather than name a command's global option. */
+static bool is_session_option(const char *a)
+{
+    static const char *const opts[] = {
+        "-c", "-f", "-r", "-w", "-U", "-q", "-e", "--format", "--errexit", "--json",
+        "--force-share", NULL,
+    };
+
+    for (size_t i = 0; opts[i]; i++) {
+        size_t n = strlen(opts[i]);
+        if (!strncmp(a, opts[i], n) && (a[n] == '\0' || a[n] == '=' || (a[1] != '-' && n == 2))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     const char *name = base_name(argv[0]);
@@ -68,10 +207,9 @@ int main(int argc, char **argv)
 
     struct cmd_ctx ctx = { .qemu_img = false, .prog = "imgsh" };
     prog_name = "imgsh";
-    if (argc < 2 || (argv[1][0] != '-' && !cmd_lookup(argv[1]) && access(argv[1], F_OK) == 0)) {
-        error_printf("the interactive shell is not available yet; "
-                     "run 'imgsh --help' for the commands");
-        return 1;
+    if (argc < 2 || is_session_option(argv[1]) ||
+        (!cmd_lookup(argv[1]) && argv[1][0] != '-' && access(argv[1], F_OK) == 0)) {
+        return session_main(&ctx, argc, argv);
     }
     return run_command_line(&ctx, argc, argv);
 }

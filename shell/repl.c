@@ -1,0 +1,175 @@
+/*
+ * repl.c - the interactive shell: libedit line editing, history in
+ * ~/.imgsh_history, tab completion (command names, then open image names,
+ * snapshot and bitmap names of the current image, and file names), a
+ * prompt naming the current image ("imgsh disk.qcow2(rw)> ").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <editline/readline.h>
+
+#include "../engine/qemuio.h"
+#include "../engine/util.h"
+#include "../formats/format.h"
+#include "shell.h"
+
+#define HISTORY_FILE ".imgsh_history"
+#define HISTORY_MAX 1000
+
+static struct session *repl_session;
+static char **candidates;
+static size_t ncandidates, next_candidate;
+
+static void add_candidate(const char *word)
+{
+    candidates = xrealloc(candidates, (ncandidates + 1) * sizeof(*candidates));
+    candidates[ncandidates++] = xstrdup(word);
+}
+
+static void clear_candidates(void)
+{
+    for (size_t i = 0; i < ncandidates; i++) {
+        free(candidates[i]);
+    }
+    free(candidates);
+    candidates = NULL;
+    ncandidates = next_candidate = 0;
+}
+
+static char *next_match(const char *text, int state)
+{
+    (void)state;
+    while (next_candidate < ncandidates) {
+        const char *c = candidates[next_candidate++];
+        if (!strncmp(c, text, strlen(text))) {
+            return xstrdup(c);
+        }
+    }
+    return NULL;
+}
+
+/* Names of the current image's snapshots and bitmaps. */
+static void add_image_names(struct session *s)
+{
+    struct image *img;
+
+    if (s->current < 0 || !(img = s->images[s->current].img)) {
+        return;
+    }
+    if (img->drv->snapshot_list) {
+        struct snapshot_info *sn = NULL;
+        size_t n = 0;
+        if (img->drv->snapshot_list(img, &sn, &n, NULL) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                add_candidate(sn[i].name);
+            }
+            snapshot_info_free(sn, n);
+        }
+    }
+    if (img->drv->bitmap_list) {
+        struct bitmap_info *bm = NULL;
+        size_t n = 0;
+        if (img->drv->bitmap_list(img, &bm, &n, NULL) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                add_candidate(bm[i].name);
+            }
+            free(bm);
+        }
+    }
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    struct session *s = repl_session;
+    static const char *const session_words[] = {
+        "open", "close", "images", "use", "reopen", "set", "echo", "source", "help", "exit",
+        "quit", "read", "write", "discard", "alloc", "length", "truncate", "flush", NULL,
+    };
+    char **m;
+
+    (void)end;
+    clear_candidates();
+    if (start == 0 || strspn(rl_line_buffer, " \t") == (size_t)start) {
+        for (size_t i = 0; session_words[i]; i++) {
+            add_candidate(session_words[i]);
+        }
+        for (const struct cmd *c = commands; c->name; c++) {
+            add_candidate(c->name);
+        }
+    } else {
+        for (size_t i = 0; i < s->nimages; i++) {
+            add_candidate(s->images[i].name);
+        }
+        add_image_names(s);
+    }
+    rl_attempted_completion_over = 0;
+    m = rl_completion_matches(text, next_match);
+    if (!m && start > 0) {
+        return NULL;    /* file names */
+    }
+    rl_attempted_completion_over = 1;
+    return m;
+}
+
+static char *history_path(void)
+{
+    const char *home = getenv("HOME");
+    char *p;
+
+    if (!home || !*home) {
+        return NULL;
+    }
+    p = xmalloc(strlen(home) + sizeof(HISTORY_FILE) + 2);
+    sprintf(p, "%s/%s", home, HISTORY_FILE);
+    return p;
+}
+
+static void prompt(const struct session *s, char *buf, size_t len)
+{
+    if (s->current < 0) {
+        snprintf(buf, len, "imgsh> ");
+    } else {
+        snprintf(buf, len, "imgsh %s%s> ", s->images[s->current].name,
+                 s->images[s->current].rw ? "(rw)" : "");
+    }
+}
+
+int session_repl(struct session *s)
+{
+    char *hist = history_path();
+    char p[1100];
+    char *line;
+
+    repl_session = s;
+    rl_readline_name = "imgsh";
+    rl_attempted_completion_function = complete;
+    using_history();
+    if (hist) {
+        read_history(hist);
+    }
+    for (;;) {
+        prompt(s, p, sizeof(p));
+        line = readline(p);
+        if (!line) {
+            printf("\n");
+            break;          /* Ctrl-D */
+        }
+        if (line[strspn(line, " \t")]) {
+            add_history(line);
+            if (hist) {
+                stifle_history(HISTORY_MAX);
+                write_history(hist);
+            }
+        }
+        session_run_line(s, line);
+        free(line);
+        if (s->exit_requested) {
+            break;
+        }
+    }
+    clear_candidates();
+    free(hist);
+    return session_exit_status(s);
+}

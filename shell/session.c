@@ -1,0 +1,709 @@
+/*
+ * session.c - the imgsh session: images, the current image, session
+ * commands, and running lines and scripts; see shell.h.
+ *
+ * The session keeps its images open between commands. A qemu-img command
+ * opens its images itself, so the session closes its own handles around
+ * it (its locks would otherwise stand in the command's way) and opens them
+ * again afterwards; meanwhile a guard in the block layer refuses to open
+ * read-write any image the session holds read-only, so that a read-only
+ * session never writes, whatever the command.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../engine/err.h"
+#include "../engine/json.h"
+#include "../engine/qemuio.h"
+#include "../engine/size.h"
+#include "../engine/util.h"
+#include "shell.h"
+
+static struct session *guard_session;
+
+void session_init(struct session *s, bool interactive)
+{
+    memset(s, 0, sizeof(*s));
+    s->ctx.prog = "imgsh";
+    s->current = -1;
+    s->interactive = interactive;
+    s->errexit = !interactive;
+    s->where = interactive ? NULL : "<stdin>";
+}
+
+static void image_free(struct session_image *si)
+{
+    if (si->img) {
+        image_close(si->img);
+    }
+    free(si->name);
+    free(si->filename);
+    free(si->fmt);
+}
+
+void session_free(struct session *s)
+{
+    for (size_t i = 0; i < s->nimages; i++) {
+        image_free(&s->images[i]);
+    }
+    free(s->images);
+    s->images = NULL;
+    s->nimages = 0;
+    if (guard_session == s) {
+        image_open_guard = NULL;
+        guard_session = NULL;
+    }
+}
+
+/* "FILE:LINE: " in front of a message from a script, nothing interactively. */
+static void say_error(const struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say_error(const struct session *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    if (s->where) {
+        fprintf(stderr, "%s:%u: ", s->where, s->line);
+    } else {
+        fprintf(stderr, "imgsh: ");
+    }
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    if (stat(a, &sa) < 0 || stat(b, &sb) < 0) {
+        return !strcmp(a, b);
+    }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The block layer's guard: no read-write open of an image the session holds read-only. */
+static int rw_guard(const char *filename, struct err *err)
+{
+    struct session *s = guard_session;
+
+    for (size_t i = 0; s && i < s->nimages; i++) {
+        if (!s->images[i].rw && same_file(filename, s->images[i].filename)) {
+            return err_set(err, -EACCES, "'%s' is open read-only in this session; run 'reopen -w "
+                           "%s' to allow writes", s->images[i].name, s->images[i].name);
+        }
+    }
+    return 0;
+}
+
+static long find_image(const struct session *s, const char *name)
+{
+    for (size_t i = 0; i < s->nimages; i++) {
+        if (!strcmp(s->images[i].name, name)) {
+            return (long)i;
+        }
+    }
+    for (size_t i = 0; i < s->nimages; i++) {
+        if (same_file(s->images[i].filename, name)) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static int open_handle(struct session_image *si)
+{
+    unsigned flags = (si->rw ? IMG_RDWR : 0) | (si->force_share ? IMG_FORCE_SHARE : 0);
+    struct err err = { 0 };
+
+    if (image_open(&si->img, si->filename, si->fmt, flags, CACHE_WRITEBACK, &err) < 0) {
+        err_report(&err);
+        si->img = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+int session_open(struct session *s, const char *filename, const char *fmt, bool rw,
+                 bool force_share, const char *name)
+{
+    struct session_image si = { 0 };
+
+    if (!name) {
+        name = filename;
+    }
+    if (find_image(s, name) >= 0 && !strcmp(s->images[find_image(s, name)].name, name)) {
+        say_error(s, "an image named '%s' is already open", name);
+        return 1;
+    }
+    si.name = xstrdup(name);
+    si.filename = xstrdup(filename);
+    si.fmt = fmt ? xstrdup(fmt) : NULL;
+    si.rw = rw;
+    si.force_share = force_share;
+    if (open_handle(&si)) {
+        image_free(&si);
+        return 1;
+    }
+    s->images = xrealloc(s->images, (s->nimages + 1) * sizeof(*s->images));
+    s->images[s->nimages] = si;
+    s->current = (long)s->nimages++;
+    if (!guard_session) {
+        guard_session = s;
+        image_open_guard = rw_guard;
+    }
+    return 0;
+}
+
+static void close_handles(struct session *s)
+{
+    for (size_t i = 0; i < s->nimages; i++) {
+        if (s->images[i].img) {
+            image_close(s->images[i].img);
+            s->images[i].img = NULL;
+        }
+    }
+}
+
+/* Open the handles again after a command; an image that no longer opens leaves the session. */
+static void reopen_handles(struct session *s)
+{
+    for (size_t i = 0; i < s->nimages;) {
+        if (!s->images[i].img && open_handle(&s->images[i])) {
+            say_error(s, "'%s' could not be opened again and was closed", s->images[i].name);
+            image_free(&s->images[i]);
+            memmove(&s->images[i], &s->images[i + 1],
+                    (s->nimages - i - 1) * sizeof(*s->images));
+            s->nimages--;
+            if (s->current == (long)i) {
+                s->current = s->nimages ? 0 : -1;
+            } else if (s->current > (long)i) {
+                s->current--;
+            }
+            continue;
+        }
+        i++;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* session commands                                                          */
+
+static int sc_open(struct session *s, int argc, char **argv)
+{
+    const char *fmt = NULL, *file = NULL, *name = NULL;
+    bool rw = false, share = false;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-f") && i + 1 < argc) {
+            fmt = argv[++i];
+        } else if (!strcmp(argv[i], "-w")) {
+            rw = true;
+        } else if (!strcmp(argv[i], "-r")) {
+            rw = false;
+        } else if (!strcmp(argv[i], "-U")) {
+            share = true;
+        } else if (!strcmp(argv[i], "as") && file && i + 1 < argc && !name) {
+            name = argv[++i];
+        } else if (argv[i][0] == '-' || file) {
+            say_error(s, "usage: open [-f fmt] [-w|-r] [-U] FILE [as NAME]");
+            return 1;
+        } else {
+            file = argv[i];
+        }
+    }
+    if (!file) {
+        say_error(s, "usage: open [-f fmt] [-w|-r] [-U] FILE [as NAME]");
+        return 1;
+    }
+    return session_open(s, file, fmt, rw, share, name);
+}
+
+/* The image argv[1] names, or the current one; -1 after a message. */
+static long image_arg(struct session *s, int argc, char **argv, int at)
+{
+    long i;
+
+    if (argc > at) {
+        i = find_image(s, argv[at]);
+        if (i < 0) {
+            say_error(s, "no image named '%s' is open", argv[at]);
+        }
+        return i;
+    }
+    if (s->current < 0) {
+        say_error(s, "no image is open (open FILE opens one)");
+    }
+    return s->current;
+}
+
+static int sc_close(struct session *s, int argc, char **argv)
+{
+    long i;
+
+    if (argc > 2) {
+        say_error(s, "usage: close [NAME]");
+        return 1;
+    }
+    i = image_arg(s, argc, argv, 1);
+    if (i < 0) {
+        return 1;
+    }
+    image_free(&s->images[i]);
+    memmove(&s->images[i], &s->images[i + 1], (s->nimages - (size_t)i - 1) * sizeof(*s->images));
+    s->nimages--;
+    if (s->current == i) {
+        s->current = s->nimages ? (long)s->nimages - 1 : -1;
+    } else if (s->current > i) {
+        s->current--;
+    }
+    return 0;
+}
+
+static int sc_use(struct session *s, int argc, char **argv)
+{
+    long i;
+
+    if (argc != 2) {
+        say_error(s, "usage: use NAME");
+        return 1;
+    }
+    i = image_arg(s, argc, argv, 1);
+    if (i < 0) {
+        return 1;
+    }
+    s->current = i;
+    return 0;
+}
+
+static int sc_reopen(struct session *s, int argc, char **argv)
+{
+    bool rw;
+    long i;
+    struct session_image *si;
+
+    if (argc < 2 || argc > 3 || (strcmp(argv[1], "-w") && strcmp(argv[1], "-r"))) {
+        say_error(s, "usage: reopen -w|-r [NAME]");
+        return 1;
+    }
+    rw = !strcmp(argv[1], "-w");
+    i = image_arg(s, argc, argv, 2);
+    if (i < 0) {
+        return 1;
+    }
+    si = &s->images[i];
+    if (si->img) {
+        image_close(si->img);
+        si->img = NULL;
+    }
+    si->rw = rw;
+    if (open_handle(si)) {
+        si->rw = !rw;   /* back as it was */
+        if (open_handle(si)) {
+            say_error(s, "'%s' could not be opened again and was closed", si->name);
+            char *name = xstrdup(si->name);
+            char *args[] = { "close", name, NULL };
+            sc_close(s, 2, args);
+            free(name);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static int sc_images(struct session *s, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        say_error(s, "usage: images");
+        return 1;
+    }
+    if (s->json) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < s->nimages; i++) {
+            const struct session_image *si = &s->images[i];
+            json_t *o = json_object();
+            json_obj_set_str(o, "name", si->name);
+            json_obj_set_str(o, "filename", si->filename);
+            if (si->img) {
+                json_obj_set_str(o, "format", si->img->drv->name);
+                json_obj_set_int(o, "virtual-size", (long long)si->img->size);
+                if (si->img->backing_file) {
+                    json_obj_set_str(o, "backing-filename", si->img->backing_file);
+                }
+            }
+            json_obj_set_bool(o, "read-write", si->rw);
+            json_obj_set_bool(o, "current", (long)i == s->current);
+            json_array_append_new(list, o);
+        }
+        json_print_pretty(stdout, list);
+        json_decref(list);
+        return 0;
+    }
+    for (size_t i = 0; i < s->nimages; i++) {
+        const struct session_image *si = &s->images[i];
+        char size[SIZE_STR_MAX] = "?";
+        const char *fmt = si->img ? si->img->drv->name : "?";
+
+        if (si->img) {
+            size_to_str(si->img->size, size);
+        }
+        printf("%c %-16s %-6s %10s %s", (long)i == s->current ? '*' : ' ', si->name, fmt, size,
+               si->rw ? "rw" : "ro");
+        for (const struct image *b = si->img ? si->img->backing : NULL; b; b = b->backing) {
+            printf(" <- %s", b->filename);
+        }
+        printf("\n");
+    }
+    return 0;
+}
+
+static int sc_echo(struct session *s, int argc, char **argv)
+{
+    (void)s;
+    for (int i = 1; i < argc; i++) {
+        printf("%s%s", i > 1 ? " " : "", argv[i]);
+    }
+    printf("\n");
+    return 0;
+}
+
+static int sc_set(struct session *s, int argc, char **argv)
+{
+    bool on;
+
+    if (argc != 3 || (strcmp(argv[2], "on") && strcmp(argv[2], "off"))) {
+        say_error(s, "usage: set errexit|json on|off");
+        return 1;
+    }
+    on = !strcmp(argv[2], "on");
+    if (!strcmp(argv[1], "errexit")) {
+        s->errexit = on;
+    } else if (!strcmp(argv[1], "json")) {
+        s->json = on;
+    } else {
+        say_error(s, "unknown setting '%s' (errexit, json)", argv[1]);
+        return 1;
+    }
+    return 0;
+}
+
+static int sc_source(struct session *s, int argc, char **argv)
+{
+    const char *where = s->where;
+    unsigned line = s->line;
+    bool errexit = s->errexit;
+    FILE *f;
+    int ret;
+
+    if (argc != 2) {
+        say_error(s, "usage: source FILE");
+        return 1;
+    }
+    if (s->depth >= 16) {
+        say_error(s, "source: too deeply nested");
+        return 1;
+    }
+    f = fopen(argv[1], "r");
+    if (!f) {
+        say_error(s, "could not open '%s': %s", argv[1], strerror(errno));
+        return 1;
+    }
+    s->depth++;
+    ret = session_run_file(s, f, argv[1]);
+    s->depth--;
+    fclose(f);
+    s->where = where;
+    s->line = line;
+    s->errexit = errexit;
+    return ret;
+}
+
+static int sc_exit(struct session *s, int argc, char **argv)
+{
+    s->exit_requested = true;
+    s->exit_status = argc > 1 ? atoi(argv[1]) : session_exit_status(s);
+    return s->exit_status;
+}
+
+static int sc_help(struct session *s, int argc, char **argv);
+
+struct session_cmd {
+    const char *name;
+    int (*fn)(struct session *s, int argc, char **argv);
+    const char *synopsis;
+    const char *summary;
+};
+
+static const struct session_cmd session_cmds[] = {
+    { "open", sc_open, "[-f fmt] [-w|-r] [-U] FILE [as NAME]",
+      "open an image into the session (read-only unless -w) and make it current" },
+    { "close", sc_close, "[NAME]", "close an image (default: the current one)" },
+    { "images", sc_images, "", "list the open images: format, size, mode, backing chain" },
+    { "use", sc_use, "NAME", "make an open image the current one" },
+    { "reopen", sc_reopen, "-w|-r [NAME]", "open an image again, read-write or read-only" },
+    { "set", sc_set, "errexit|json on|off", "stop at the first error; print JSON" },
+    { "echo", sc_echo, "[WORD...]", "print the words" },
+    { "source", sc_source, "FILE", "run the commands in FILE" },
+    { "help", sc_help, "[COMMAND]", "list the commands, or describe one" },
+    { "exit", sc_exit, "[STATUS]", "leave the session" },
+    { "quit", sc_exit, "[STATUS]", "leave the session" },
+    { NULL, NULL, NULL, NULL },
+};
+
+/* qemu-io commands that work on the current image's data */
+static const char *const data_cmds[] = {
+    "read", "write", "discard", "alloc", "map", "length", "truncate", "flush", NULL,
+};
+
+static bool is_data_cmd(const char *name)
+{
+    for (size_t i = 0; data_cmds[i]; i++) {
+        if (!strcmp(data_cmds[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int sc_help(struct session *s, int argc, char **argv)
+{
+    if (argc > 2) {
+        say_error(s, "usage: help [COMMAND]");
+        return 1;
+    }
+    if (argc == 2) {
+        for (const struct session_cmd *c = session_cmds; c->name; c++) {
+            if (!strcmp(c->name, argv[1])) {
+                printf("%s %s\n  %s\n", c->name, c->synopsis, c->summary);
+                return 0;
+            }
+        }
+        if (cmd_lookup(argv[1]) && strcmp(argv[1], "map")) {
+            s->ctx.cmd = cmd_lookup(argv[1]);
+            return cmd_help(&s->ctx);
+        }
+        if (is_data_cmd(argv[1])) {
+            char line[64];
+            struct qemuio *q = qemuio_new();
+            snprintf(line, sizeof(line), "help %s", argv[1]);
+            qemuio_run_command(q, line);
+            qemuio_free(q);
+            return 0;
+        }
+        say_error(s, "no command '%s' (help lists them)", argv[1]);
+        return 1;
+    }
+    printf("Session commands:\n");
+    for (const struct session_cmd *c = session_cmds; c->name; c++) {
+        printf("  %-8s %s\n", c->name, c->summary);
+    }
+    printf("Image commands (as qemu-img; the current image when none is named):\n");
+    for (const struct cmd *c = commands; c->name; c++) {
+        printf("  %-8s %s\n", c->name, c->summary);
+    }
+    printf("Data commands on the current image (as qemu-io):\n ");
+    for (size_t i = 0; data_cmds[i]; i++) {
+        printf(" %s", data_cmds[i]);
+    }
+    printf("\n'help COMMAND' describes one.\n");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* running lines                                                             */
+
+/* A qemu-io command on the current image (its words joined again: qemu-io splits at blanks). */
+static int run_data_cmd(struct session *s, int argc, char **argv)
+{
+    const char *name = argv[0];
+    struct session_image *si;
+    const struct qemuio_cmd *c = NULL;
+    struct qemuio *q;
+    size_t len = 1;
+    char *line;
+    int ret;
+
+    if (s->current < 0) {
+        say_error(s, "no image is open (open FILE opens one)");
+        return 1;
+    }
+    si = &s->images[s->current];
+    for (const struct qemuio_cmd *k = qemuio_commands; k->name; k++) {
+        if (!strcmp(k->name, name)) {
+            c = k;
+        }
+    }
+    if (c && (c->flags & QIO_WRITES) && !si->rw) {
+        say_error(s, "'%s' is open read-only in this session; run 'reopen -w %s' to allow writes",
+                  si->name, si->name);
+        return 1;
+    }
+    if (!si->img && open_handle(si)) {
+        return 1;
+    }
+    for (int i = 0; i < argc; i++) {
+        len += strlen(argv[i]) + 1;
+    }
+    line = xcalloc(1, len);
+    for (int i = 0; i < argc; i++) {
+        strcat(line, argv[i]);
+        strcat(line, i + 1 < argc ? " " : "");
+    }
+    q = qemuio_new();
+    qemuio_attach(q, si->img);
+    ret = qemuio_run_command(q, line);
+    qemuio_free(q);
+    free(line);
+    return ret < 0 ? 1 : 0;
+}
+
+/* Commands with an --output option take --json as --output=json. */
+static bool takes_output(const char *name)
+{
+    return !strcmp(name, "info") || !strcmp(name, "check") || !strcmp(name, "map") ||
+           !strcmp(name, "measure");
+}
+
+static int run_image_cmd(struct session *s, int argc, char **argv)
+{
+    char **args = xcalloc((size_t)argc + 2, sizeof(*args));
+    int n = 0, ret;
+    bool has_output = false;
+
+    args[n++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        has_output |= !strncmp(argv[i], "--output", 8);
+    }
+    if (s->json && takes_output(argv[0]) && !has_output) {
+        args[n++] = "--output=json";
+    }
+    for (int i = 1; i < argc; i++) {
+        args[n++] = argv[i];
+    }
+    s->ctx.default_image = s->current >= 0 ? s->images[s->current].filename : NULL;
+    close_handles(s);
+    fflush(stdout);
+    ret = cmd_run(&s->ctx, n, args);
+    fflush(stdout);
+    reopen_handles(s);
+    s->ctx.default_image = NULL;
+    free(args);
+    return ret;
+}
+
+int session_run_line(struct session *s, const char *line)
+{
+    char **argv;
+    const char *msg = NULL;
+    const char *p = line;
+    int argc, ret = 0;
+
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p == '!') {
+        if (!s->interactive) {
+            say_error(s, "'!' runs shell commands in interactive sessions only");
+            ret = 1;
+        } else {
+            fflush(stdout);
+            ret = system(p + 1);
+            ret = ret < 0 ? 1 : WEXITSTATUS(ret);
+        }
+        goto out;
+    }
+    argc = words_split(line, s, &argv, &msg);
+    if (argc < 0) {
+        say_error(s, "%s", msg);
+        ret = 1;
+        goto out;
+    }
+    if (argc == 0) {
+        words_free(argv);
+        return s->status;       /* blank lines and comments leave $status alone */
+    }
+    ret = -1;
+    for (const struct session_cmd *c = session_cmds; c->name; c++) {
+        if (!strcmp(c->name, argv[0])) {
+            ret = c->fn(s, argc, argv);
+        }
+    }
+    if (ret == -1) {
+        /* "map" is qemu-img's map (qemu-io's map is not offered) */
+        if (cmd_lookup(argv[0])) {
+            ret = run_image_cmd(s, argc, argv);
+        } else if (is_data_cmd(argv[0])) {
+            ret = run_data_cmd(s, argc, argv);
+        } else {
+            say_error(s, "unknown command '%s' (help lists them)", argv[0]);
+            ret = 127;
+        }
+    }
+    words_free(argv);
+out:
+    s->status = ret;
+    if (ret && !s->first_failure) {
+        s->first_failure = ret;
+    }
+    return ret;
+}
+
+int session_exit_status(const struct session *s)
+{
+    return s->exit_requested ? s->exit_status : s->first_failure;
+}
+
+int session_run_file(struct session *s, FILE *f, const char *name)
+{
+    char *buf = NULL, *logical = NULL;
+    size_t cap = 0, len = 0;
+    unsigned start = 0, lineno = 0;
+    ssize_t n;
+
+    s->where = name;
+    while ((n = getline(&buf, &cap, f)) >= 0) {
+        lineno++;
+        if (!logical) {
+            start = lineno;
+        }
+        logical = xrealloc(logical, len + (size_t)n + 1);
+        memcpy(logical + len, buf, (size_t)n + 1);
+        len += (size_t)n;
+        if (line_continues(logical)) {
+            /* drop the backslash and newline, go on with the next line */
+            while (len && (logical[len - 1] == '\n' || logical[len - 1] == '\r')) {
+                len--;
+            }
+            logical[--len] = '\0';
+            continue;
+        }
+        s->line = start;
+        session_run_line(s, logical);
+        free(logical);
+        logical = NULL;
+        len = 0;
+        if (s->exit_requested || (s->errexit && s->status)) {
+            break;
+        }
+    }
+    if (logical && !s->exit_requested && !(s->errexit && s->status)) {
+        /* the file ended inside a continued line */
+        s->line = start;
+        say_error(s, "the script ends in the middle of a continued line");
+        s->status = 1;
+        if (!s->first_failure) {
+            s->first_failure = 1;
+        }
+    }
+    free(logical);
+    free(buf);
+    return s->errexit && s->status ? s->status : session_exit_status(s);
+}
