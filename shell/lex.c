@@ -50,13 +50,13 @@ static void expand(struct buf *b, const char *name, size_t len, const struct ses
 }
 
 /*
- * A $ at *pp (pointing after the $): expand $NAME or ${NAME} into b and
- * advance. A $ not followed by a name is kept as it is. Returns -1 on "${"
- * without its "}".
+ * The $ at *pp: expand $NAME or ${NAME} into b and advance past it. A $
+ * not followed by a name is kept as it is. Returns -1 with *errmsg set on
+ * "${" without a name and its "}".
  */
-static int dollar(struct buf *b, const char **pp, const struct session *s)
+static int dollar(struct buf *b, const char **pp, const struct session *s, const char **errmsg)
 {
-    const char *p = *pp, *start;
+    const char *p = *pp + 1, *start;
 
     if (*p == '{') {
         start = ++p;
@@ -64,6 +64,7 @@ static int dollar(struct buf *b, const char **pp, const struct session *s)
             p++;
         }
         if (*p != '}' || p == start) {
+            *errmsg = "bad variable substitution";
             return -1;
         }
         expand(b, start, (size_t)(p - start), s);
@@ -72,6 +73,7 @@ static int dollar(struct buf *b, const char **pp, const struct session *s)
     }
     if (!name_char(*p, true)) {
         put(b, '$');
+        *pp = p;
         return 0;
     }
     start = p;
@@ -134,9 +136,7 @@ int words_split(const char *line, const struct session *s, char ***out, const ch
                         }
                         p += 2;
                     } else if (*p == '$') {
-                        p++;
-                        if (dollar(&w, &p, s) < 0) {
-                            *errmsg = "bad variable substitution";
+                        if (dollar(&w, &p, s, errmsg) < 0) {
                             goto fail_word;
                         }
                     } else {
@@ -148,14 +148,10 @@ int words_split(const char *line, const struct session *s, char ***out, const ch
                     goto fail_word;
                 }
                 p++;
-            } else if (*p == '$') {
-                p++;
-                if (dollar(&w, &p, s) < 0) {
-                    *errmsg = "bad variable substitution";
-                    goto fail_word;
-                }
-            } else {
+            } else if (*p != '$') {
                 put(&w, *p++);
+            } else if (dollar(&w, &p, s, errmsg) < 0) {
+                goto fail_word;
             }
         }
         if (have) {

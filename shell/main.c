@@ -9,6 +9,7 @@
  *   standard input.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +133,6 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
     session_init(&s, interactive);
     s.ctx = *ctx;
     s.json = json;
-    s.quiet = quiet;
     if (errexit) {
         s.errexit = true;
     }
@@ -143,6 +143,15 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
         free(cmds);
         session_free(&s);
         return ret;
+    }
+    if (quiet) {
+        /* -q: nothing but errors, as a command's -q */
+        int fd = open("/dev/null", O_WRONLY);
+        fflush(stdout);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            close(fd);
+        }
     }
     if (ncmds) {
         s.where = "-c";

@@ -4,6 +4,7 @@
  * snapshot and bitmap names of the current image, and file names), a
  * prompt naming the current image ("imgsh disk.qcow2(rw)> ").
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,24 @@
 #define HISTORY_MAX 1000
 
 static struct session *repl_session;
+static volatile sig_atomic_t interrupted;
+
+/* Ctrl-C at the prompt drops the line being typed (a running command is stopped by run_command). */
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 static char **candidates;
 static size_t ncandidates, next_candidate;
 
 static void add_candidate(const char *word)
 {
+    for (size_t i = 0; i < ncandidates; i++) {
+        if (!strcmp(candidates[i], word)) {
+            return;
+        }
+    }
     candidates = xrealloc(candidates, (ncandidates + 1) * sizeof(*candidates));
     candidates[ncandidates++] = xstrdup(word);
 }
@@ -80,6 +94,57 @@ static void add_image_names(struct session *s)
     }
 }
 
+/* The options a synopsis names ("[-f fmt] [--output=ofmt]" gives -f and --output=). */
+static void add_options(const char *syn)
+{
+    for (const char *p = syn; p && *p; p++) {
+        if (*p == '-' && (p == syn || strchr(" [(|", p[-1]))) {
+            size_t n = strcspn(p, " ]|)=");
+            char opt[64];
+
+            if (p[n] == '=') {
+                n++;
+            }
+            if (n > 1 && n < sizeof(opt)) {
+                memcpy(opt, p, n);
+                opt[n] = '\0';
+                add_candidate(opt);
+            }
+            p += n - 1;
+        }
+    }
+}
+
+/* The options of the command the line starts with. */
+static void add_command_options(void)
+{
+    char name[64] = "";
+    const char *p = rl_line_buffer + strspn(rl_line_buffer, " \t");
+    size_t n = strcspn(p, " \t");
+    const struct cmd *c;
+
+    if (n >= sizeof(name)) {
+        return;
+    }
+    memcpy(name, p, n);
+    name[n] = '\0';
+    c = cmd_lookup(name);
+    if (c) {
+        add_options(c->synopsis);
+        add_candidate("--help");
+        return;
+    }
+    if (session_cmd_synopsis(name)) {
+        add_options(session_cmd_synopsis(name));
+        return;
+    }
+    for (const struct qemuio_cmd *k = qemuio_commands; k->name; k++) {
+        if (!strcmp(k->name, name)) {
+            add_options(k->args);
+        }
+    }
+}
+
 static char **complete(const char *text, int start, int end)
 {
     struct session *s = repl_session;
@@ -98,6 +163,8 @@ static char **complete(const char *text, int start, int end)
         for (const struct cmd *c = commands; c->name; c++) {
             add_candidate(c->name);
         }
+    } else if (text[0] == '-') {
+        add_command_options();
     } else {
         for (size_t i = 0; i < s->nimages; i++) {
             add_candidate(s->images[i].name);
@@ -149,9 +216,15 @@ int session_repl(struct session *s)
     if (hist) {
         read_history(hist);
     }
+    sigaction(SIGINT, &(struct sigaction){ .sa_handler = on_sigint }, NULL);
     for (;;) {
         prompt(s, p, sizeof(p));
+        interrupted = 0;
         line = readline(p);
+        if (!line && interrupted) {
+            printf("\n");
+            continue;       /* Ctrl-C: a fresh prompt */
+        }
         if (!line) {
             printf("\n");
             break;          /* Ctrl-D */

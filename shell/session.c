@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "../engine/err.h"
@@ -428,8 +429,8 @@ static int sc_source(struct session *s, int argc, char **argv)
 
 static int sc_exit(struct session *s, int argc, char **argv)
 {
-    s->exit_requested = true;
     s->exit_status = argc > 1 ? atoi(argv[1]) : session_exit_status(s);
+    s->exit_requested = true;
     return s->exit_status;
 }
 
@@ -457,6 +458,16 @@ static const struct session_cmd session_cmds[] = {
     { "quit", sc_exit, "[STATUS]", "leave the session" },
     { NULL, NULL, NULL, NULL },
 };
+
+const char *session_cmd_synopsis(const char *name)
+{
+    for (const struct session_cmd *c = session_cmds; c->name; c++) {
+        if (!strcmp(c->name, name)) {
+            return c->synopsis;
+        }
+    }
+    return NULL;
+}
 
 /* qemu-io commands that work on the current image's data */
 static const char *const data_cmds[] = {
@@ -520,32 +531,57 @@ static int sc_help(struct session *s, int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* running lines                                                             */
 
-/* A qemu-io command on the current image (its words joined again: qemu-io splits at blanks). */
-static int run_data_cmd(struct session *s, int argc, char **argv)
+/*
+ * Run fn in a child process in the interactive shell, so that Ctrl-C stops
+ * the command (as it would stop qemu-img, leaving what qemu-img leaves) and
+ * not the shell; elsewhere fn runs in this process. The session's handles
+ * are closed meanwhile (the caller reopens them). Returns fn's status, or
+ * 128 + the signal that ended the child.
+ */
+static int run_command(struct session *s, int (*fn)(struct session *, int, char **), int argc,
+                       char **argv)
 {
-    const char *name = argv[0];
-    struct session_image *si;
-    const struct qemuio_cmd *c = NULL;
+    struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+    pid_t pid;
+    int st;
+
+    if (!s->interactive) {
+        return fn(s, argc, argv);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        return fn(s, argc, argv);
+    }
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        st = fn(s, argc, argv);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(st & 0xff);
+    }
+    sigaction(SIGINT, &ignore, &old);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    sigaction(SIGINT, &old, NULL);
+    if (WIFSIGNALED(st)) {
+        printf("\n");
+        say_error(s, "'%s' interrupted", argv[0]);
+        return 128 + WTERMSIG(st);
+    }
+    return WEXITSTATUS(st);
+}
+
+/* In the child (or in this process): run a qemu-io command on the current image's own handle. */
+static int data_cmd(struct session *s, int argc, char **argv)
+{
+    struct session_image *si = &s->images[s->current];
     struct qemuio *q;
     size_t len = 1;
     char *line;
     int ret;
 
-    if (s->current < 0) {
-        say_error(s, "no image is open (open FILE opens one)");
-        return 1;
-    }
-    si = &s->images[s->current];
-    for (const struct qemuio_cmd *k = qemuio_commands; k->name; k++) {
-        if (!strcmp(k->name, name)) {
-            c = k;
-        }
-    }
-    if (c && (c->flags & QIO_WRITES) && !si->rw) {
-        say_error(s, "'%s' is open read-only in this session; run 'reopen -w %s' to allow writes",
-                  si->name, si->name);
-        return 1;
-    }
     if (!si->img && open_handle(si)) {
         return 1;
     }
@@ -565,11 +601,49 @@ static int run_data_cmd(struct session *s, int argc, char **argv)
     return ret < 0 ? 1 : 0;
 }
 
+/* A qemu-io command on the current image (its words joined again: qemu-io splits at blanks). */
+static int run_data_cmd(struct session *s, int argc, char **argv)
+{
+    const char *name = argv[0];
+    struct session_image *si;
+    const struct qemuio_cmd *c = NULL;
+    int ret;
+
+    if (s->current < 0) {
+        say_error(s, "no image is open (open FILE opens one)");
+        return 1;
+    }
+    si = &s->images[s->current];
+    for (const struct qemuio_cmd *k = qemuio_commands; k->name; k++) {
+        if (!strcmp(k->name, name)) {
+            c = k;
+        }
+    }
+    if (c && (c->flags & QIO_WRITES) && !si->rw) {
+        say_error(s, "'%s' is open read-only in this session; run 'reopen -w %s' to allow writes",
+                  si->name, si->name);
+        return 1;
+    }
+    if (s->interactive && si->img) {
+        /* the child opens its own handle: this one would not see its changes */
+        image_close(si->img);
+        si->img = NULL;
+    }
+    ret = run_command(s, data_cmd, argc, argv);
+    reopen_handles(s);
+    return ret;
+}
+
 /* Commands with an --output option take --json as --output=json. */
 static bool takes_output(const char *name)
 {
     return !strcmp(name, "info") || !strcmp(name, "check") || !strcmp(name, "map") ||
            !strcmp(name, "measure");
+}
+
+static int table_cmd(struct session *s, int argc, char **argv)
+{
+    return cmd_run(&s->ctx, argc, argv);
 }
 
 static int run_image_cmd(struct session *s, int argc, char **argv)
@@ -591,7 +665,7 @@ static int run_image_cmd(struct session *s, int argc, char **argv)
     s->ctx.default_image = s->current >= 0 ? s->images[s->current].filename : NULL;
     close_handles(s);
     fflush(stdout);
-    ret = cmd_run(&s->ctx, n, args);
+    ret = run_command(s, table_cmd, n, args);
     fflush(stdout);
     reopen_handles(s);
     s->ctx.default_image = NULL;

@@ -44,7 +44,6 @@ struct session {
     long current;               /* index into images, -1: none */
     bool errexit;               /* stop at the first failing command */
     bool json;                  /* --json: commands print JSON where they can */
-    bool quiet;
     bool interactive;
     bool exit_requested;
     int exit_status;            /* of "exit N" */
@@ -84,6 +83,8 @@ int session_run_line(struct session *s, const char *line);
  * session's exit status: 0, or the first failing command's status.
  */
 int session_run_file(struct session *s, FILE *f, const char *name);
+/* The synopsis of session command name ("[-f fmt] [-w|-r] ..."), or NULL. */
+const char *session_cmd_synopsis(const char *name);
 /* The exit status of the whole session so far. */
 int session_exit_status(const struct session *s);
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # run.sh BUILD [ASAN_BUILD] - every test: the cmocka unit tests, then the
 # integration cases against the real qemu tools. With ASAN_BUILD (a build made
-# by `make asan`), the unit tests and the hostile-input cases run again on it,
-# so that `make check` catches memory errors where they are likeliest.
+# by `make asan`), the unit tests, the hostile-input cases and the session
+# cases run again on it, so that `make check` catches memory errors where they are likeliest.
 # Ends with "N passed, M failed" and exits non-zero when anything failed.
 BUILD=${1:-build}
 ASAN_BUILD=$2
@@ -34,7 +34,7 @@ if [ -n "$ASAN_BUILD" ]; then
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
     unit "$ASAN_BUILD" "asan/"
-    SANITIZED=1 LABEL=asan/ CASES=${ASAN_CASES:-4[12]-*} sh "$here/integration/run.sh" "$ASAN_BUILD" "$results"
+    SANITIZED=1 LABEL=asan/ CASES=${ASAN_CASES:-4[12]-* 8[01]-*} sh "$here/integration/run.sh" "$ASAN_BUILD" "$results"
 fi
 
 grep '^SKIP' "$results"

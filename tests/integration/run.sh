@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh BUILD RESULTS - run every integration case against the real qemu-img.
 # Appends PASS/FAIL/SKIP lines to RESULTS. VERBOSE=1 prints passes too;
-# CASES='40-*' runs only the matching case files.
+# CASES='40-*' runs only the matching case files (several patterns: CASES='41-* 8*').
 # Cases run JOBS at a time (default: one per core), each in its own work
 # directory: much of their time is spent waiting for the disk (qemu-img and
 # imgsh flush what they write), so they overlap well. Results and failure
@@ -34,9 +34,15 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 1)}
 export BUILD ROOT TOP LABEL VERBOSE SANITIZED
 
 list=""
-for c in "$here"/cases/${CASES:-*}.sh; do
-    [ -e "$c" ] && list="$list $c"
+set -f      # the patterns are globbed below cases/, not here
+for pat in ${CASES:-*}; do
+    set +f
+    for c in "$here"/cases/$pat.sh; do
+        [ -e "$c" ] && list="$list $c"
+    done
+    set -f
 done
+set +f
 [ -n "$list" ] && printf '%s\n' $list | xargs -P "$JOBS" -n 1 sh "$here/run.sh" --one
 for c in $list; do
     name=$(basename "$c" .sh)

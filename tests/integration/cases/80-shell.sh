@@ -86,6 +86,9 @@ expect "! is refused in scripts" 1 "^-c:1: '!' runs shell commands in interactiv
     "$IMGSH" -c '!echo hi'
 expect "exit N ends the script with N" 7 "^a$" -- "$IMGSH" -c 'echo a' -c 'exit 7' -c 'echo b'
 
+expect "-q: nothing but errors" 1 "^imgsh: Could not open 'nope.qcow2'.*directory$" -- \
+    "$IMGSH" -q -c info -c 'echo hi' -c 'info nope.qcow2' q.qcow2
+
 # session commands
 expect "images lists the open images, the current one starred" 0 \
     "^  q.qcow2 +qcow2 +4 MiB ro
@@ -127,3 +130,27 @@ check "read -v hexdump as qemu-io" sh -c "
 check "alloc and length as qemu-io" sh -c "
     qemu-io -r -c 'alloc 0 1M' -c length q.qcow2 >want
     '$IMGSH' -c 'alloc 0 1M' -c length q.qcow2 >got && diff want got"
+
+# the example scripts (scripts/examples/)
+EX=$ROOT/scripts/examples
+expect "examples/report.imgsh: every section, check's status" 0 \
+    "== q.qcow2.*== snapshots.*snap1.*== allocation.*== consistency.*No errors were found.*check status: 0" -- \
+    sh -c "'$IMGSH' -f '$EX/report.imgsh' q.qcow2 | tr '\\n' ' '"
+expect "examples/report.imgsh as an executable script (#!/usr/bin/env -S imgsh -f)" 0 "check status: 0" -- \
+    sh -c "PATH='$BUILD':\$PATH '$EX/report.imgsh' q.qcow2"
+check "examples/convert-verify.imgsh: a verified compressed copy" sh -c "
+    '$IMGSH' -f '$EX/convert-verify.imgsh' q.qcow2 >out 2>&1 &&
+    grep -q '^verified: q.qcow2.copy.qcow2$' out && qemu-img compare -q q.qcow2 q.qcow2.copy.qcow2 &&
+    qemu-img check -q q.qcow2.copy.qcow2"
+expect "examples/convert-verify.imgsh stops at the first failure" 1 "^imgsh: Could not open 'nope.qcow2'" -- \
+    "$IMGSH" -f "$EX/convert-verify.imgsh" nope.qcow2
+expect "examples/batch-check.sh: a line per image, the summary, the worst status" 1 \
+    "^q.qcow2 +clean
+l2.qcow2 +1 leaked clusters
+nope.qcow2 +could not be checked \\(status 1\\)
+3 images: 1 clean, 1 with leaks, 0 with errors, 1 not checked$" -- \
+    sh -c "qemu-img create -q -f qcow2 l.qcow2 1M && python3 '$ROOT/scripts/qcow2-damage.py' leak l.qcow2 l2.qcow2 &&
+        IMGSH='$IMGSH' '$EX/batch-check.sh' q.qcow2 l2.qcow2 nope.qcow2"
+expect "examples/batch-check.sh: leaks only give 3" 3 "1 with leaks" -- \
+    sh -c "qemu-img create -q -f qcow2 l.qcow2 1M && python3 '$ROOT/scripts/qcow2-damage.py' leak l.qcow2 l2.qcow2 &&
+        IMGSH='$IMGSH' '$EX/batch-check.sh' q.qcow2 l2.qcow2"
