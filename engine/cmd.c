@@ -44,6 +44,16 @@ int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
     return ret;
 }
 
+const char *cmd_one_image(struct cmd_ctx *ctx, int *argc, char ***argv)
+{
+    cmd_default_image(ctx, argc, argv, 1);
+    if (optind != *argc - 1) {
+        cmd_usage_error(ctx, "Expecting one image file name");
+        return NULL;
+    }
+    return (*argv)[optind];
+}
+
 void cmd_default_image(struct cmd_ctx *ctx, int *argc, char ***argv, int want)
 {
     char **v;
@@ -291,7 +301,7 @@ int cmd_print_help(struct cmd_ctx *ctx, FILE *f)
           "    '-f SCRIPT'          run the commands in SCRIPT ('-': standard input)\n"
           "    '-r' | '-w'          open the images read-only (default) or read-write\n"
           "    '-U'                 force share: open the images even if in use\n"
-          "    '--format FMT'       the images' format (probed when omitted)\n"
+          "    '--format FMT'       the format of the images after it (else probed)\n"
           "    '-e', '--errexit'    stop at the first failing command (the default\n"
           "                         but in the interactive shell)\n"
           "    '--json'             commands print JSON where they can\n\n"

@@ -63,6 +63,12 @@ int cmd_run(struct cmd_ctx *ctx, int argc, char **argv);
  * session.
  */
 void cmd_default_image(struct cmd_ctx *ctx, int *argc, char ***argv, int want);
+/*
+ * After getopt, for commands taking exactly one image: its name (the
+ * current image in a session when left out), or NULL after qemu-img's
+ * "Expecting one image file name" usage error.
+ */
+const char *cmd_one_image(struct cmd_ctx *ctx, int *argc, char ***argv);
 
 /* Top-level help: qemu-img's when ctx->qemu_img, else imgsh's. Returns 0. */
 int cmd_print_help(struct cmd_ctx *ctx, FILE *f);

@@ -137,9 +137,8 @@ int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
     if (quiet) {
         show_progress = false;
     }
-    cmd_default_image(ctx, &argc, &argv, 1);
-    if (optind != argc - 1) {
-        return cmd_usage_error(ctx, "Expecting one image file name");
+    if (!cmd_one_image(ctx, &argc, &argv)) {
+        return 1;
     }
     if (cache_mode_parse(cache, &mode) < 0) {
         error_printf("Invalid cache option: %s", cache);

@@ -307,9 +307,8 @@ int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
             return cmd_getopt_error(ctx, c, argv);
         }
     }
-    cmd_default_image(ctx, &argc, &argv, 1);
-    if (optind != argc - 1) {
-        return cmd_usage_error(ctx, "Expecting one image file name");
+    if (!cmd_one_image(ctx, &argc, &argv)) {
+        return 1;
     }
 
     /* collect the whole chain first: on error nothing is printed */

@@ -113,9 +113,8 @@ int cmd_map(struct cmd_ctx *ctx, int argc, char **argv)
             return cmd_getopt_error(ctx, c, argv);
         }
     }
-    cmd_default_image(ctx, &argc, &argv, 1);
-    if (optind != argc - 1) {
-        return cmd_usage_error(ctx, "Expecting one image file name");
+    if (!cmd_one_image(ctx, &argc, &argv)) {
+        return 1;
     }
     if (image_open(&img, argv[optind], fmt, flags, CACHE_WRITEBACK, &err) < 0) {
         err_report(&err);

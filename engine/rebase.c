@@ -174,9 +174,8 @@ int cmd_rebase(struct cmd_ctx *ctx, int argc, char **argv)
     if (quiet) {
         show_progress = false;
     }
-    cmd_default_image(ctx, &argc, &argv, 1);
-    if (optind != argc - 1) {
-        return cmd_usage_error(ctx, "Expecting one image file name");
+    if (!cmd_one_image(ctx, &argc, &argv)) {
+        return 1;
     }
     if (!unsafe && !base) {
         return cmd_usage_error(ctx, "Must specify backing file (-b) or use unsafe mode (-u)");

@@ -99,9 +99,8 @@ int cmd_snapshot(struct cmd_ctx *ctx, int argc, char **argv)
         action = a;
         name = a == SN_LIST ? NULL : optarg;
     }
-    cmd_default_image(ctx, &argc, &argv, 1);
-    if (optind != argc - 1) {
-        return cmd_usage_error(ctx, "Expecting one image file name");
+    if (!cmd_one_image(ctx, &argc, &argv)) {
+        return 1;
     }
     if (action != SN_LIST && action != SN_NONE) {
         flags |= IMG_RDWR;

@@ -78,17 +78,24 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
         { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 },
     };
-    const char **cmds = NULL;
+    const char **cmds = NULL, **files = NULL, **fmts = NULL;
     const char *script = NULL, *fmt = NULL;
-    size_t ncmds = 0;
+    size_t ncmds = 0, nfiles = 0;
     bool rw = false, share = false, errexit = false, json = false, quiet = false;
     bool interactive;
     struct session s;
     int c, ret = 0;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":c:f:rwUqehV", longopts, NULL)) != -1) {
+    /* "-": images come in order, each with the --format given before it */
+    while ((c = getopt_long(argc, argv, "-:c:f:rwUqehV", longopts, NULL)) != -1) {
         switch (c) {
+        case 1:
+            files = xrealloc(files, (nfiles + 1) * sizeof(*files));
+            fmts = xrealloc(fmts, (nfiles + 1) * sizeof(*fmts));
+            files[nfiles] = optarg;
+            fmts[nfiles++] = fmt;
+            break;
         case 'c':
             cmds = xrealloc(cmds, (ncmds + 1) * sizeof(*cmds));
             cmds[ncmds++] = optarg;
@@ -118,15 +125,14 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
             fmt = optarg;
             break;
         case 'h':
-            free(cmds);
-            return cmd_print_help(ctx, stdout);
+            ret = cmd_print_help(ctx, stdout);
+            goto out_args;
         case 'V':
-            free(cmds);
             cmd_print_version(ctx, stdout);
-            return 0;
+            goto out_args;
         default:
-            free(cmds);
-            return cmd_getopt_error(ctx, c, argv);
+            ret = cmd_getopt_error(ctx, c, argv);
+            goto out_args;
         }
     }
     interactive = !ncmds && !script && isatty(STDIN_FILENO);
@@ -136,13 +142,11 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
     if (errexit) {
         s.errexit = true;
     }
-    for (int i = optind; i < argc && ret == 0; i++) {
-        ret = session_open(&s, argv[i], fmt, rw, share, NULL);
+    for (size_t i = 0; i < nfiles && ret == 0; i++) {
+        ret = session_open(&s, files[i], fmts[i], rw, share, NULL);
     }
     if (ret) {
-        free(cmds);
-        session_free(&s);
-        return ret;
+        goto out;
     }
     if (quiet) {
         /* -q: nothing but errors, as a command's -q */
@@ -178,8 +182,12 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
     } else {
         ret = session_run_file(&s, stdin, "<stdin>");
     }
-    free(cmds);
+out:
     session_free(&s);
+out_args:
+    free(cmds);
+    free(files);
+    free(fmts);
     return ret;
 }
 

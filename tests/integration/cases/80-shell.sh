@@ -89,7 +89,13 @@ expect "exit N ends the script with N" 7 "^a$" -- "$IMGSH" -c 'echo a' -c 'exit 
 expect "-q: nothing but errors" 1 "^imgsh: Could not open 'nope.qcow2'.*directory$" -- \
     "$IMGSH" -q -c info -c 'echo hi' -c 'info nope.qcow2' q.qcow2
 
-# session commands
+expect "--format applies to the images after it" 0 "^  r.raw +raw .*
+  q.qcow2 +qcow2 .*
+\\* q2 +raw " -- \
+    sh -c "cp q.qcow2 q2 && '$IMGSH' --format raw -c images r.raw --format qcow2 q.qcow2 --format=raw q2"
+expect "--format with a wrong format fails to open" 1 "^imgsh: Could not open 'r.raw': Image is not in qcow2 format" -- \
+    "$IMGSH" --format qcow2 -c images r.raw
+
 expect "images lists the open images, the current one starred" 0 \
     "^  q.qcow2 +qcow2 +4 MiB ro
 \\* other.qcow2 +qcow2 +1 MiB ro$" -- "$IMGSH" -c images q.qcow2 other.qcow2
