@@ -302,6 +302,8 @@ int cmd_print_help(struct cmd_ctx *ctx, FILE *f)
           "    '-r' | '-w'          open the images read-only (default) or read-write\n"
           "    '-U'                 force share: open the images even if in use\n"
           "    '--format FMT'       the format of the images after it (else probed)\n"
+          "    '--image-opts'       the images are option strings: driver=FMT,\n"
+          "                         file.filename=FILE[,read-only=on|off][,force-share=on]\n"
           "    '-e', '--errexit'    stop at the first failing command (the default\n"
           "                         but in the interactive shell)\n"
           "    '--json'             commands print JSON where they can\n\n"

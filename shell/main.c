@@ -76,12 +76,14 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
         { "errexit", no_argument, NULL, 'e' },
         { "json", no_argument, NULL, 'j' },
         { "force-share", no_argument, NULL, 'U' },
+        { "image-opts", no_argument, NULL, 'I' },
         { NULL, 0, NULL, 0 },
     };
     const char **cmds = NULL, **files = NULL, **fmts = NULL;
     const char *script = NULL, *fmt = NULL;
     size_t ncmds = 0, nfiles = 0;
     bool rw = false, share = false, errexit = false, json = false, quiet = false;
+    bool image_opts = false;
     bool interactive;
     struct session s;
     int c, ret = 0;
@@ -124,6 +126,9 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
         case 'F':
             fmt = optarg;
             break;
+        case 'I':
+            image_opts = true;
+            break;
         case 'h':
             ret = cmd_print_help(ctx, stdout);
             goto out_args;
@@ -142,8 +147,10 @@ static int session_main(struct cmd_ctx *ctx, int argc, char **argv)
     if (errexit) {
         s.errexit = true;
     }
+    s.where = NULL;     /* messages about the command line's images: "imgsh: ..." */
     for (size_t i = 0; i < nfiles && ret == 0; i++) {
-        ret = session_open(&s, files[i], fmts[i], rw, share, NULL);
+        ret = image_opts ? session_open_opts(&s, files[i], rw, share)
+                         : session_open(&s, files[i], fmts[i], rw, share, NULL);
     }
     if (ret) {
         goto out;
@@ -196,7 +203,7 @@ static bool is_session_option(const char *a)
 {
     static const char *const opts[] = {
         "-c", "-f", "-r", "-w", "-U", "-q", "-e", "--format", "--errexit", "--json",
-        "--force-share", NULL,
+        "--force-share", "--image-opts", NULL,
     };
 
     for (size_t i = 0; opts[i]; i++) {

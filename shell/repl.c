@@ -150,7 +150,7 @@ static char **complete(const char *text, int start, int end)
     struct session *s = repl_session;
     static const char *const session_words[] = {
         "open", "close", "images", "use", "reopen", "set", "echo", "source", "help", "exit",
-        "quit", "read", "write", "discard", "alloc", "length", "truncate", "flush", NULL,
+        "quit", "io", "read", "write", "discard", "alloc", "length", "truncate", "flush", NULL,
     };
     char **m;
 

@@ -163,6 +163,49 @@ int session_open(struct session *s, const char *filename, const char *fmt, bool 
     return 0;
 }
 
+int session_open_opts(struct session *s, const char *optstr, bool rw, bool force_share)
+{
+    struct opts o = { 0 };
+    const char *file, *fmt;
+    bool ro = !rw, share = force_share;
+    struct err err = { 0 };
+    int ret = 1;
+
+    if (qemuio_parse_opts(&o, optstr) < 0) {
+        goto out;
+    }
+    for (size_t i = 0; i < o.n; i++) {
+        static const char *const known[] = {
+            "driver", "file.filename", "filename", "read-only", "force-share", "file.driver",
+            NULL,
+        };
+        bool ok = false;
+        for (size_t k = 0; known[k]; k++) {
+            ok |= !strcmp(o.v[i].name, known[k]);
+        }
+        if (!ok) {
+            say_error(s, "--image-opts: option '%s' is not supported (driver, file.filename, "
+                      "read-only, force-share)", o.v[i].name);
+            goto out;
+        }
+    }
+    file = opts_get(&o, "file.filename") ? opts_get(&o, "file.filename") : opts_get(&o, "filename");
+    fmt = opts_get(&o, "driver");
+    if (!file) {
+        say_error(s, "--image-opts: '%s' names no file (file.filename=...)", optstr);
+        goto out;
+    }
+    if (opts_get_bool(&o, "read-only", ro, &ro, &err) < 0 ||
+        opts_get_bool(&o, "force-share", share, &share, &err) < 0) {
+        err_report(&err);
+        goto out;
+    }
+    ret = session_open(s, file, fmt, !ro, share, NULL);
+out:
+    opts_free(&o);
+    return ret;
+}
+
 static void close_handles(struct session *s)
 {
     for (size_t i = 0; i < s->nimages; i++) {
@@ -435,6 +478,7 @@ static int sc_exit(struct session *s, int argc, char **argv)
 }
 
 static int sc_help(struct session *s, int argc, char **argv);
+static int sc_io(struct session *s, int argc, char **argv);
 
 struct session_cmd {
     const char *name;
@@ -453,6 +497,8 @@ static const struct session_cmd session_cmds[] = {
     { "set", sc_set, "errexit|json on|off", "stop at the first error; print JSON" },
     { "echo", sc_echo, "[WORD...]", "print the words" },
     { "source", sc_source, "FILE", "run the commands in FILE" },
+    { "io", sc_io, "COMMAND [ARG...]",
+      "run any qemu-io command on the current image (io map: qemu-io's map)" },
     { "help", sc_help, "[COMMAND]", "list the commands, or describe one" },
     { "exit", sc_exit, "[STATUS]", "leave the session" },
     { "quit", sc_exit, "[STATUS]", "leave the session" },
@@ -609,16 +655,22 @@ static int run_data_cmd(struct session *s, int argc, char **argv)
     const struct qemuio_cmd *c = NULL;
     int ret;
 
+    for (const struct qemuio_cmd *k = qemuio_commands; k->name; k++) {
+        if (!strcmp(k->name, name) || (k->altname && !strcmp(k->altname, name))) {
+            c = k;
+        }
+    }
     if (s->current < 0) {
+        if (c && (c->flags & QIO_GLOBAL)) {
+            struct qemuio *q = qemuio_new();    /* help: no image needed */
+            ret = qemuio_run_command(q, name);
+            qemuio_free(q);
+            return ret < 0 ? 1 : 0;
+        }
         say_error(s, "no image is open (open FILE opens one)");
         return 1;
     }
     si = &s->images[s->current];
-    for (const struct qemuio_cmd *k = qemuio_commands; k->name; k++) {
-        if (!strcmp(k->name, name)) {
-            c = k;
-        }
-    }
     if (c && (c->flags & QIO_WRITES) && !si->rw) {
         say_error(s, "'%s' is open read-only in this session; run 'reopen -w %s' to allow writes",
                   si->name, si->name);
@@ -671,6 +723,16 @@ static int run_image_cmd(struct session *s, int argc, char **argv)
     s->ctx.default_image = NULL;
     free(args);
     return ret;
+}
+
+/* "io CMD ...": any qemu-io command on the current image (qemu-io's map, aio_*, ...). */
+static int sc_io(struct session *s, int argc, char **argv)
+{
+    if (argc < 2) {
+        say_error(s, "usage: io COMMAND [ARG...] (io help lists qemu-io's commands)");
+        return 1;
+    }
+    return run_data_cmd(s, argc - 1, argv + 1);
 }
 
 int session_run_line(struct session *s, const char *line)

@@ -75,6 +75,12 @@ void session_free(struct session *s);
  */
 int session_open(struct session *s, const char *filename, const char *fmt, bool rw,
                  bool force_share, const char *name);
+/*
+ * The same from a qemu option string (--image-opts): "driver" (the
+ * format), "file.filename" or "filename", "read-only" and "force-share"
+ * (on/off) are understood; anything else is refused.
+ */
+int session_open_opts(struct session *s, const char *optstr, bool rw, bool force_share);
 /* Run one logical line; returns its status (also in s->status). */
 int session_run_line(struct session *s, const char *line);
 /*

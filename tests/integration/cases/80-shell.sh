@@ -95,7 +95,16 @@ expect "--format applies to the images after it" 0 "^  r.raw +raw .*
     sh -c "cp q.qcow2 q2 && '$IMGSH' --format raw -c images r.raw --format qcow2 q.qcow2 --format=raw q2"
 expect "--format with a wrong format fails to open" 1 "^imgsh: Could not open 'r.raw': Image is not in qcow2 format" -- \
     "$IMGSH" --format qcow2 -c images r.raw
+expect "--image-opts: driver and file.filename" 0 "^\\* q.qcow2 +qcow2 +4 MiB ro$" -- \
+    "$IMGSH" --image-opts -c images driver=qcow2,file.filename=q.qcow2
+expect "--image-opts: read-only=off opens read-write" 0 "^\\* q.qcow2 +qcow2 +4 MiB rw$" -- \
+    "$IMGSH" --image-opts -c images driver=qcow2,file.filename=q.qcow2,read-only=off
+expect "--image-opts: an option it does not know" 1 "^imgsh: --image-opts: option 'cache.direct' is not supported" -- \
+    "$IMGSH" --image-opts -c images driver=qcow2,file.filename=q.qcow2,cache.direct=on
+expect "--image-opts: no file" 1 "^imgsh: --image-opts: 'driver=qcow2' names no file" -- \
+    "$IMGSH" --image-opts -c images driver=qcow2
 
+# session commands
 expect "images lists the open images, the current one starred" 0 \
     "^  q.qcow2 +qcow2 +4 MiB ro
 \\* other.qcow2 +qcow2 +1 MiB ro$" -- "$IMGSH" -c images q.qcow2 other.qcow2
@@ -133,6 +142,14 @@ check "read -P as qemu-io" sh -c "
 check "read -v hexdump as qemu-io" sh -c "
     qemu-io -r -c 'read -v 0 32' q.qcow2 | sed 's/ops;.*/ops/' >want
     '$IMGSH' -c 'read -v 0 32' q.qcow2 | sed 's/ops;.*/ops/' >got && diff want got"
+check "io map is qemu-io's map" sh -c "
+    qemu-io -r -c map q.qcow2 >want
+    '$IMGSH' -c 'io map' q.qcow2 >got && diff want got"
+check "io w (an alias) on a read-only image is refused, nothing written" sh -c "
+    sum=\$(md5sum <q.qcow2)
+    ! '$IMGSH' -c 'io w -P 1 0 512' q.qcow2 >out 2>&1 && grep -q 'reopen -w q.qcow2' out &&
+    [ \"\$(md5sum <q.qcow2)\" = \"\$sum\" ]"
+expect "io help without an image" 0 "^read .*-- reads a number of bytes" -- "$IMGSH" -c 'io help'
 check "alloc and length as qemu-io" sh -c "
     qemu-io -r -c 'alloc 0 1M' -c length q.qcow2 >want
     '$IMGSH' -c 'alloc 0 1M' -c length q.qcow2 >got && diff want got"
