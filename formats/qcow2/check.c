@@ -61,16 +61,6 @@ struct chk {
 
 enum cluster_type { CT_UNALLOCATED, CT_ZERO_PLAIN, CT_ZERO_ALLOC, CT_NORMAL, CT_COMPRESSED };
 
-static uint64_t rc_max(const struct qcow2 *s)
-{
-    return s->refcount_order == 6 ? UINT64_MAX : (1ULL << (1u << s->refcount_order)) - 1;
-}
-
-static uint64_t rc_per_block(const struct qcow2 *s)
-{
-    return (s->cluster_size * 8) >> s->refcount_order;
-}
-
 static uint64_t size_to_clusters(const struct qcow2 *s, uint64_t size)
 {
     return (size + s->cluster_size - 1) >> s->cluster_bits;
@@ -155,7 +145,7 @@ static int inc_refs(struct chk *c, uint64_t offset, uint64_t size)
             return -ENOMEM;
         }
         v = get_rc(c, k);
-        if (v == rc_max(s)) {
+        if (v == qcow2_rc_max(s)) {
             fprintf(stderr, "ERROR: overflow cluster offset=0x%" PRIx64 "\n", co);
             fprintf(stderr, "Use %s amend to increase the refcount entry width or %s convert to "
                     "create a clean copy if the image cannot be opened for writing\n", prog_name,
@@ -643,7 +633,7 @@ static int calculate_refcounts(struct chk *c)
 static int stored_refcount(struct chk *c, uint64_t i, uint64_t *out, struct err *err)
 {
     struct qcow2 *s = c->s;
-    uint64_t per = rc_per_block(s), ti = i / per, off;
+    uint64_t per = qcow2_rc_per_block(s), ti = i / per, off;
     const uint8_t *blk;
 
     *out = 0;
@@ -672,7 +662,7 @@ static int stored_refcount(struct chk *c, uint64_t i, uint64_t *out, struct err 
 static int write_stored_refcount(struct chk *c, uint64_t i, uint64_t v, struct err *err)
 {
     struct qcow2 *s = c->s;
-    uint64_t per = rc_per_block(s), off = s->reftable[i / per] & REFT_OFFSET_MASK;
+    uint64_t per = qcow2_rc_per_block(s), off = s->reftable[i / per] & REFT_OFFSET_MASK;
     uint8_t *blk = qcache_get(c->img, &s->rc_cache, off, true, err);
 
     if (!blk) {
@@ -777,7 +767,7 @@ static int write_refblocks(struct chk *c, uint64_t first, uint64_t end, uint64_t
                            uint64_t *entries, struct err *err)
 {
     struct qcow2 *s = c->s;
-    uint64_t per = rc_per_block(s), first_free = 0;
+    uint64_t per = qcow2_rc_per_block(s), first_free = 0;
     bool grown = false;
 
     for (uint64_t cl = first; cl < end; cl++) {

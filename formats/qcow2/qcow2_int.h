@@ -330,6 +330,9 @@ int qcow2_snapshot_delete(struct image *img, const char *name, struct err *err);
 /* refcount.c */
 /* Refcount entry i of a refcount block, and setting it, for 2^order-bit refcounts. */
 uint64_t qcow2_rc_get(unsigned order, const uint8_t *block, uint64_t i);
+/* Refcounts one refcount block holds, and the largest refcount the width allows. */
+uint64_t qcow2_rc_per_block(const struct qcow2 *s);
+uint64_t qcow2_rc_max(const struct qcow2 *s);
 void qcow2_rc_set(unsigned order, uint8_t *block, uint64_t i, uint64_t v);
 int qcow2_get_refcount(struct image *img, uint64_t cluster, uint64_t *refcount,
                        struct err *err);

@@ -83,12 +83,12 @@ void qcow2_rc_set(unsigned order, uint8_t *block, uint64_t i, uint64_t v)
     }
 }
 
-static uint64_t rc_per_block(const struct qcow2 *s)
+uint64_t qcow2_rc_per_block(const struct qcow2 *s)
 {
     return (s->cluster_size * 8) >> s->refcount_order;
 }
 
-static uint64_t rc_max(const struct qcow2 *s)
+uint64_t qcow2_rc_max(const struct qcow2 *s)
 {
     return s->refcount_order == 6 ? UINT64_MAX : (1ULL << (1u << s->refcount_order)) - 1;
 }
@@ -120,7 +120,7 @@ int qcow2_get_refcount_locked(struct image *img, uint64_t cluster, uint64_t *ref
                               struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t per_block = rc_per_block(s), block_off;
+    uint64_t per_block = qcow2_rc_per_block(s), block_off;
     const uint8_t *block;
     int ret = qcow2_load_reftable(img, err);
 
@@ -239,7 +239,7 @@ static int set_refcount(struct image *img, uint64_t block_off, uint64_t c, uint6
     if (!blk) {
         return -EIO;
     }
-    qcow2_rc_set(s->refcount_order, blk, c % rc_per_block(s), v);
+    qcow2_rc_set(s->refcount_order, blk, c % qcow2_rc_per_block(s), v);
     qcache_mark_dirty(&s->rc_cache, blk);
     return 0;
 }
@@ -257,7 +257,7 @@ int64_t qcow2_refcount_area(struct image *img, uint64_t start, uint64_t addition
                             uint64_t new_index, uint64_t new_offset, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t cs = s->cluster_size, per_block = rc_per_block(s);
+    uint64_t cs = s->cluster_size, per_block = qcow2_rc_per_block(s);
     unsigned rb_bits = s->cluster_bits + 3 - s->refcount_order;
     uint64_t total = qcow2_refblocks_needed(cs, rb_bits, start / cs + additional, !exact);
     uint64_t from = start / cs / per_block, fresh = 0, next;
@@ -351,7 +351,7 @@ int64_t qcow2_refcount_area(struct image *img, uint64_t start, uint64_t addition
 static int alloc_refcount_block(struct image *img, uint64_t cluster, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t per_block = rc_per_block(s), ti = cluster / per_block, have, blk, used;
+    uint64_t per_block = qcow2_rc_per_block(s), ti = cluster / per_block, have, blk, used;
     uint8_t *buf;
     int64_t found;
     int ret = refblock_offset(img, ti, &have, err);
@@ -406,7 +406,7 @@ static int update_refcount(struct image *img, uint64_t first, uint64_t n, int ad
                            struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t per_block = rc_per_block(s), c, last_ti = UINT64_MAX, block_off = 0;
+    uint64_t per_block = qcow2_rc_per_block(s), c, last_ti = UINT64_MAX, block_off = 0;
     int ret = qcow2_load_reftable(img, err);
 
     for (c = first; ret == 0 && c < first + n; c++) {
@@ -438,7 +438,7 @@ static int update_refcount(struct image *img, uint64_t first, uint64_t n, int ad
         }
         old = qcow2_rc_get(s->refcount_order, blk, c % per_block);
         if ((addend < 0 && old < (uint64_t)-addend) ||
-            (addend > 0 && old > rc_max(s) - (uint64_t)addend)) {
+            (addend > 0 && old > qcow2_rc_max(s) - (uint64_t)addend)) {
             /* as qemu: refused (and the clusters done so far restored), not a corruption event */
             ret = err_set(err, -EINVAL, "Refcount of cluster %#" PRIx64 " would %s", c,
                           addend < 0 ? "drop below 0" : "exceed the refcount width");
@@ -550,7 +550,7 @@ int64_t qcow2_last_used_cluster(struct image *img, uint64_t file_size, struct er
 int qcow2_shrink_reftable(struct image *img, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    uint64_t per_block = rc_per_block(s);
+    uint64_t per_block = qcow2_rc_per_block(s);
     uint64_t *keep;
     int ret = qcow2_load_reftable(img, err);
 
@@ -634,7 +634,7 @@ int64_t qcow2_alloc_bytes(struct image *img, uint64_t size, struct err *err)
         if (ret < 0) {
             return ret;
         }
-        if (rc == rc_max(s)) {
+        if (rc == qcow2_rc_max(s)) {
             off = 0;
         }
     }
