@@ -306,7 +306,7 @@ int cmd_print_help(struct cmd_ctx *ctx, FILE *f)
           "                         file.filename=FILE[,read-only=on|off][,force-share=on]\n"
           "    '-e', '--errexit'    stop at the first failing command (the default\n"
           "                         but in the interactive shell)\n"
-          "    '--json'             commands print JSON where they can\n\n"
+          "    '--json'             every command prints JSON\n\n"
           "Commands (in a session also 'help' lists the session's own):\n", f);
     for (const struct cmd *c = commands; c->name; c++) {
         fprintf(f, "  %-10s %s\n", c->name, c->summary);

@@ -47,6 +47,11 @@ struct cmd_ctx {
      * is left out (cmd_default_image); NULL on the command line.
      */
     const char *default_image;
+    /*
+     * A session's --json (or "set json on"): commands that list data but
+     * have no --output option in qemu-img (snapshot -l) print it as JSON.
+     */
+    bool json;
     char **argv_alloc;      /* an argv cmd_default_image() made, freed by cmd_run() */
 };
 

@@ -217,6 +217,17 @@ void snapshot_list_print(const struct snapshot_info *list, size_t n)
     json_decref(a);
 }
 
+void snapshot_list_print_json(const struct snapshot_info *list, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, snapshot_json(&list[i]));
+    }
+    json_print_pretty(stdout, a);
+    json_decref(a);
+}
+
 void image_info_print_human(const json_t *o)
 {
     char buf[SIZE_STR_MAX];

@@ -10,6 +10,8 @@
 json_t *image_info_json(struct image *img, struct err *err);
 /* qemu-img's "Snapshot list:" table (info, snapshot -l), on stdout. */
 void snapshot_list_print(const struct snapshot_info *list, size_t n);
+/* The same list as JSON: the "snapshots" array of info --output=json. */
+void snapshot_list_print_json(const struct snapshot_info *list, size_t n);
 /* qemu-img info's human layout of such a tree, on stdout. */
 void image_info_print_human(const json_t *info);
 /*

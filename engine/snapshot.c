@@ -10,20 +10,19 @@
 
 enum snapshot_action { SN_NONE, SN_LIST, SN_APPLY, SN_CREATE, SN_DELETE };
 
-static int list(struct image *img)
+static int list(struct image *img, bool json)
 {
     struct snapshot_info *sn = NULL;
     size_t n = 0;
     struct err err = { 0 };
 
-    if (!img->drv->snapshot_list) {
-        return 0;               /* no snapshots to show */
-    }
-    if (img->drv->snapshot_list(img, &sn, &n, &err) < 0) {
+    if (img->drv->snapshot_list && img->drv->snapshot_list(img, &sn, &n, &err) < 0) {
         err_report(&err);
         return 1;
     }
-    if (n) {
+    if (json) {
+        snapshot_list_print_json(sn, n);
+    } else if (n) {
         snapshot_list_print(sn, n);
     }
     snapshot_info_free(sn, n);
@@ -113,7 +112,7 @@ int cmd_snapshot(struct cmd_ctx *ctx, int argc, char **argv)
     case SN_NONE:
         break;
     case SN_LIST:
-        ret = list(img);
+        ret = list(img, ctx->json);
         break;
     case SN_CREATE:
         if (!img->drv->snapshot_create) {

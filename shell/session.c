@@ -715,6 +715,7 @@ static int run_image_cmd(struct session *s, int argc, char **argv)
         args[n++] = argv[i];
     }
     s->ctx.default_image = s->current >= 0 ? s->images[s->current].filename : NULL;
+    s->ctx.json = s->json;
     close_handles(s);
     fflush(stdout);
     ret = run_command(s, table_cmd, n, args);
@@ -733,6 +734,82 @@ static int sc_io(struct session *s, int argc, char **argv)
         return 1;
     }
     return run_data_cmd(s, argc - 1, argv + 1);
+}
+
+/*
+ * Does argv print JSON of its own under --json? The commands with --output
+ * (unless --output=human is given), snapshot -l, and images.
+ */
+static bool prints_json(char **argv)
+{
+    bool human = false, list = false;
+
+    for (int i = 1; argv[i]; i++) {
+        human |= !strcmp(argv[i], "--output=human") ||
+                 (!strcmp(argv[i], "--output") && argv[i + 1] && !strcmp(argv[i + 1], "human"));
+        if (argv[i][0] == '-' && argv[i][1] != '-') {
+            /* -l, or l among grouped flags before one taking an argument */
+            list |= strcspn(argv[i] + 1, "acd") > strcspn(argv[i] + 1, "l");
+        }
+    }
+    if (takes_output(argv[0])) {
+        return !human;
+    }
+    return !strcmp(argv[0], "images") || (!strcmp(argv[0], "snapshot") && list);
+}
+
+/*
+ * Under --json, a command without JSON of its own prints one object:
+ * {"command", "arguments", "status", "output": its lines}. Its messages on
+ * standard error stay there.
+ */
+static void print_wrapped(FILE *cap, char **argv, int status)
+{
+    json_t *o = json_object(), *args = json_array(), *lines = json_array();
+    char *buf = NULL;
+    size_t cap_len = 0;
+    ssize_t len;
+
+    for (int i = 1; argv[i]; i++) {
+        json_array_append_new(args, json_string_nocheck(argv[i]));
+    }
+    rewind(cap);
+    while ((len = getline(&buf, &cap_len, cap)) > 0) {
+        if (buf[len - 1] == '\n') {
+            buf[len - 1] = '\0';
+        }
+        json_array_append_new(lines, json_string_nocheck(buf));
+    }
+    free(buf);
+    json_obj_set_str(o, "command", argv[0]);
+    json_object_set_new(o, "arguments", args);
+    json_obj_set_int(o, "status", status);
+    json_object_set_new(o, "output", lines);
+    json_print_pretty(stdout, o);
+    json_decref(o);
+}
+
+static int dispatch(struct session *s, int argc, char **argv)
+{
+    int ret = -1;
+
+    for (const struct session_cmd *c = session_cmds; c->name; c++) {
+        if (!strcmp(c->name, argv[0])) {
+            ret = c->fn(s, argc, argv);
+        }
+    }
+    if (ret != -1) {
+        return ret;
+    }
+    /* "map" is qemu-img's map (qemu-io's is "io map") */
+    if (cmd_lookup(argv[0])) {
+        return run_image_cmd(s, argc, argv);
+    }
+    if (is_data_cmd(argv[0])) {
+        return run_data_cmd(s, argc, argv);
+    }
+    say_error(s, "unknown command '%s' (help lists them)", argv[0]);
+    return 127;
 }
 
 int session_run_line(struct session *s, const char *line)
@@ -766,22 +843,27 @@ int session_run_line(struct session *s, const char *line)
         words_free(argv);
         return s->status;       /* blank lines and comments leave $status alone */
     }
-    ret = -1;
-    for (const struct session_cmd *c = session_cmds; c->name; c++) {
-        if (!strcmp(c->name, argv[0])) {
-            ret = c->fn(s, argc, argv);
-        }
-    }
-    if (ret == -1) {
-        /* "map" is qemu-img's map (qemu-io's map is not offered) */
-        if (cmd_lookup(argv[0])) {
-            ret = run_image_cmd(s, argc, argv);
-        } else if (is_data_cmd(argv[0])) {
-            ret = run_data_cmd(s, argc, argv);
+    if (s->json && !prints_json(argv)) {
+        FILE *cap = tmpfile();
+        int saved = -1;
+
+        fflush(stdout);
+        if (cap && (saved = dup(STDOUT_FILENO)) >= 0 && dup2(fileno(cap), STDOUT_FILENO) >= 0) {
+            ret = dispatch(s, argc, argv);
+            fflush(stdout);
+            dup2(saved, STDOUT_FILENO);
+            print_wrapped(cap, argv, ret);
         } else {
-            say_error(s, "unknown command '%s' (help lists them)", argv[0]);
-            ret = 127;
+            ret = dispatch(s, argc, argv);
         }
+        if (saved >= 0) {
+            close(saved);
+        }
+        if (cap) {
+            fclose(cap);
+        }
+    } else {
+        ret = dispatch(s, argc, argv);
     }
     words_free(argv);
 out:

@@ -43,7 +43,7 @@ struct session {
     size_t nimages;
     long current;               /* index into images, -1: none */
     bool errexit;               /* stop at the first failing command */
-    bool json;                  /* --json: commands print JSON where they can */
+    bool json;                  /* --json: every command prints one JSON value */
     bool interactive;
     bool exit_requested;
     int exit_status;            /* of "exit N" */

@@ -16,6 +16,26 @@ setup() {
     printf 'echo a \\\n  b \\\n  c\n' >cont-line.imgsh
     printf 'echo start\nsource ok.imgsh\necho end\n' >src.imgsh
     printf 'echo x \\\n' >trunc.imgsh
+    cat >jsonstream.py <<'END'
+import json, sys
+text, vals, pos = sys.stdin.read(), [], 0
+dec = json.JSONDecoder()
+while pos < len(text):
+    if text[pos].isspace():
+        pos += 1
+        continue
+    v, pos = dec.raw_decode(text, pos)
+    vals.append(v)
+st, sn, cmp, echo, use, fail = vals
+assert st == {"command": "set", "arguments": ["errexit", "off"], "status": 0, "output": []}, st
+assert [s["name"] for s in sn] == ["snap1"] and sn[0]["vm-state-size"] == 0, sn
+assert cmp == {"command": "compare", "arguments": ["other.qcow2"], "status": 1,
+               "output": ["Content mismatch at offset 0!"]}, cmp
+assert echo == {"command": "echo", "arguments": ["a b", "c"], "status": 0, "output": ["a b c"]}
+assert use["output"] == [] and use["status"] == 0
+assert fail["command"] == "info" and fail["status"] == 1 and fail["output"] == [], fail
+print("ok")
+END
     cat >quoting.imgsh <<'END'
 echo 'a b' c '$x' "d\"e" f\'g h\\i # a comment
 END
@@ -118,6 +138,15 @@ expect "no image open" 1 "^imgsh: Expecting one image file name" -- "$IMGSH" -c 
 expect "help lists the commands" 0 "Session commands:.*open.*check.*read" -- sh -c "'$IMGSH' -c help | tr '\\n' ' '"
 expect "help COMMAND" 0 "^usage: imgsh check" -- "$IMGSH" -c 'help check'
 expect "--json images" 0 '"name": "q.qcow2"' -- "$IMGSH" --json -c images q.qcow2
+# --json: every command prints one JSON value; those without JSON of their own
+# print {"command", "arguments", "status", "output"}
+check "--json: snapshot -l as JSON, other commands wrapped, one value each" sh -c "
+    '$IMGSH' --json -c 'set errexit off' -c 'snapshot -l' -c 'compare other.qcow2' \
+        -c 'echo \"a b\" c' -c 'use q.qcow2' -c 'info --output=human missing.qcow2' \
+        other.qcow2 q.qcow2 2>err | python3 jsonstream.py | grep -qx ok &&
+    grep -q \"Could not open 'missing.qcow2'\" err"
+expect "set json on: later commands print JSON" 0 '^\[
+    \{.*"name": "snap1",' -- sh -c "'$IMGSH' -c 'set json on' -c 'snapshot -l' q.qcow2 | tr -d '\\n'"
 
 # read-only by default: nothing is written, and the refusal says what to do
 check "read-only session: snapshot -c refused, file unchanged" sh -c "
