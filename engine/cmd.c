@@ -25,10 +25,40 @@ const struct cmd *cmd_lookup(const char *name)
     return NULL;
 }
 
+/*
+ * "snapshot show ID", "bitmap show NAME": imgsh's two-word commands, found
+ * before the one-word command of the same first word (not as qemu-img).
+ */
+static const struct cmd *lookup_two_words(struct cmd_ctx *ctx, int argc, char **argv)
+{
+    char name[64];
+    size_t n0, n1;
+
+    if (ctx->qemu_img || argc < 2) {
+        return NULL;
+    }
+    n0 = strlen(argv[0]);
+    n1 = strlen(argv[1]);
+    if (n0 + n1 + 2 > sizeof(name)) {
+        return NULL;
+    }
+    memcpy(name, argv[0], n0);
+    name[n0] = ' ';
+    memcpy(name + n0 + 1, argv[1], n1 + 1);
+    return cmd_lookup(name);
+}
+
 int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 {
-    const struct cmd *c = cmd_lookup(argv[0]);
+    const struct cmd *c = lookup_two_words(ctx, argc, argv);
     int ret;
+
+    if (c) {
+        argc--;
+        argv++;
+    } else {
+        c = cmd_lookup(argv[0]);
+    }
 
     if (!c || (ctx->qemu_img && !(c->flags & CMD_COMPAT))) {
         return cmd_usage_error(ctx, "Command not found: %s", argv[0]);
@@ -307,14 +337,23 @@ int cmd_print_help(struct cmd_ctx *ctx, FILE *f)
           "    '-e', '--errexit'    stop at the first failing command (the default\n"
           "                         but in the interactive shell)\n"
           "    '--json'             every command prints JSON\n\n"
-          "Commands (in a session also 'help' lists the session's own):\n", f);
-    for (const struct cmd *c = commands; c->name; c++) {
-        fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    }
+          "Commands, as qemu-img's (in a session 'help' also lists the session's own):\n", f);
+    cmd_print_list(f, 0);
+    fputs("\nqcow2 inspection (read-only; --json for JSON):\n", f);
+    cmd_print_list(f, CMD_INSPECT);
     fprintf(f, "\nRun 'imgsh COMMAND --help' for a command's options.\n"
                "Invoked as 'qemu-img' (a link of that name) imgsh behaves as qemu-img.\n\n");
     print_formats(f);
     return 0;
+}
+
+void cmd_print_list(FILE *f, unsigned inspect)
+{
+    for (const struct cmd *c = commands; c->name; c++) {
+        if ((c->flags & CMD_INSPECT) == inspect) {
+            fprintf(f, "  %-14s %s\n", c->name, c->summary);
+        }
+    }
 }
 
 int cmd_help(struct cmd_ctx *ctx)

@@ -21,6 +21,7 @@ struct image;
 enum cmd_flags {
     CMD_COMPAT = 1 << 0,    /* also a qemu-img command: output matches qemu-img 7.2 */
     CMD_WRITES = 1 << 1,    /* may modify an image */
+    CMD_INSPECT = 1 << 2,   /* shows qcow2 metadata as stored (docs/inspection.md) */
 };
 
 struct cmd {
@@ -77,6 +78,8 @@ const char *cmd_one_image(struct cmd_ctx *ctx, int *argc, char ***argv);
 
 /* Top-level help: qemu-img's when ctx->qemu_img, else imgsh's. Returns 0. */
 int cmd_print_help(struct cmd_ctx *ctx, FILE *f);
+/* The commands with (CMD_INSPECT) or without (0) that flag, a line each. */
+void cmd_print_list(FILE *f, unsigned inspect);
 /* Help for the running command ("imgsh info --help"); qemu-img prints the full help. */
 int cmd_help(struct cmd_ctx *ctx);
 void cmd_print_version(struct cmd_ctx *ctx, FILE *f);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "cmd.h"
+#include "inspect.h"
 
 const struct cmd commands[] = {
     {
@@ -238,6 +239,135 @@ const struct cmd commands[] = {
                    "  -q           quiet: print nothing but errors\n"
                    "  -U           force share: list even if the image is in use\n",
         .flags = CMD_COMPAT | CMD_WRITES,
+    },
+    /* qcow2 inspection (docs/inspection.md): read-only, imgsh only */
+    {
+        .name = "header",
+        .handler = cmd_header,
+        .summary = "Show every qcow2 header field with its offset, value and meaning",
+        .synopsis = "[--json] [-U] [filename]",
+        .details = ""
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "features",
+        .handler = cmd_features,
+        .summary = "Show the qcow2 feature bits with their names, set or not",
+        .synopsis = "[--json] [-U] [filename]",
+        .details = ""
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "extensions",
+        .handler = cmd_extensions,
+        .summary = "Show the qcow2 header extensions, decoded",
+        .synopsis = "[--json] [-U] [filename]",
+        .details = ""
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "l1",
+        .handler = cmd_l1,
+        .summary = "Show an L1 table: the active one or a snapshot's",
+        .synopsis = "[--json] [-U] [--all] [--snapshot ID] [filename]",
+        .details = "  --all          list unallocated entries too\n  --snapshot ID  the L1 table of that snapshot (ID or name)\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "l2",
+        .handler = cmd_l2,
+        .summary = "Show an L2 table, by L1 index or by a guest offset it covers",
+        .synopsis = "[--json] [-U] [--all] [--snapshot ID] [filename] (L1INDEX | --guest OFFSET)",
+        .details = "  --all           list unallocated entries too\n  --snapshot ID   follow that snapshot's L1 table\n  --guest OFFSET  the table covering that guest offset\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "reftable",
+        .handler = cmd_reftable,
+        .summary = "Show the refcount table",
+        .synopsis = "[--json] [-U] [--all] [filename]",
+        .details = "  --all  list empty entries too\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "refblock",
+        .handler = cmd_refblock,
+        .summary = "Show the refcounts in one refcount block",
+        .synopsis = "[--json] [-U] [--all] [filename] INDEX",
+        .details = "  INDEX  the block's index in the refcount table\n  --all  list clusters with refcount 0 too\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "refcount",
+        .handler = cmd_refcount,
+        .summary = "Show the refcounts of host clusters",
+        .synopsis = "[--json] [-U] [filename] CLUSTER[-LAST]",
+        .details = "  CLUSTER[-LAST]  cluster numbers (host offset / cluster size), inclusive\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "snapshots",
+        .handler = cmd_snapshots,
+        .summary = "Show the snapshot table as stored",
+        .synopsis = "[--json] [-U] [filename]",
+        .details = ""
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "snapshot show",
+        .handler = cmd_snapshot_show,
+        .summary = "Show one snapshot table entry as stored, extra data included",
+        .synopsis = "[--json] [-U] [filename] ID",
+        .details = "  ID  the snapshot's ID, or its name\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n"
+                   "  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "bitmap show",
+        .handler = cmd_bitmap_show,
+        .summary = "Show one persistent bitmap's directory entry and table",
+        .synopsis = "[--json] [-U] [--all] [filename] NAME",
+        .details = "  --all  list all-zero table entries too\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n"
+                   "  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "bitmaps",
+        .handler = cmd_bitmaps,
+        .summary = "Show the persistent bitmap directory as stored",
+        .synopsis = "[--json] [-U] [filename]",
+        .details = ""
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "translate",
+        .handler = cmd_translate,
+        .summary = "Follow a guest offset through the L1/L2 tables and the backing chain",
+        .synopsis = "[--json] [-U] [filename] OFFSET",
+        .details = "  OFFSET  guest byte offset (decimal, 0x hex, or 1M-style)\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "owner",
+        .handler = cmd_owner,
+        .summary = "Show what references the host cluster holding a byte",
+        .synopsis = "[--json] [-U] [filename] OFFSET",
+        .details = "  OFFSET  host byte offset in the image file\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
     },
     { NULL, NULL, NULL, NULL, NULL, 0 },
 };

@@ -161,11 +161,17 @@ static char **complete(const char *text, int start, int end)
             add_candidate(session_words[i]);
         }
         for (const struct cmd *c = commands; c->name; c++) {
-            add_candidate(c->name);
+            if (!strchr(c->name, ' ')) {
+                add_candidate(c->name);     /* "snapshot show": "show" comes next */
+            }
         }
     } else if (text[0] == '-') {
         add_command_options();
     } else {
+        const char *w = rl_line_buffer + strspn(rl_line_buffer, " \t");
+        if (!strncmp(w, "snapshot ", 9) || !strncmp(w, "bitmap ", 7)) {
+            add_candidate("show");
+        }
         for (size_t i = 0; i < s->nimages; i++) {
             add_candidate(s->images[i].name);
         }

@@ -563,9 +563,9 @@ static int sc_help(struct session *s, int argc, char **argv)
         printf("  %-8s %s\n", c->name, c->summary);
     }
     printf("Image commands (as qemu-img; the current image when none is named):\n");
-    for (const struct cmd *c = commands; c->name; c++) {
-        printf("  %-8s %s\n", c->name, c->summary);
-    }
+    cmd_print_list(stdout, 0);
+    printf("qcow2 inspection (read-only; the current image when none is named):\n");
+    cmd_print_list(stdout, CMD_INSPECT);
     printf("Data commands on the current image (as qemu-io):\n ");
     for (size_t i = 0; data_cmds[i]; i++) {
         printf(" %s", data_cmds[i]);
@@ -738,7 +738,8 @@ static int sc_io(struct session *s, int argc, char **argv)
 
 /*
  * Does argv print JSON of its own under --json? The commands with --output
- * (unless --output=human is given), snapshot -l, and images.
+ * (unless --output=human is given), the inspection commands, snapshot -l,
+ * and images.
  */
 static bool prints_json(char **argv)
 {
@@ -754,6 +755,11 @@ static bool prints_json(char **argv)
     }
     if (takes_output(argv[0])) {
         return !human;
+    }
+    if ((cmd_lookup(argv[0]) && (cmd_lookup(argv[0])->flags & CMD_INSPECT)) ||
+        (argv[1] && !strcmp(argv[1], "show") &&
+         (!strcmp(argv[0], "snapshot") || !strcmp(argv[0], "bitmap")))) {
+        return !human;          /* the inspection commands print JSON under ctx.json */
     }
     return !strcmp(argv[0], "images") || (!strcmp(argv[0], "snapshot") && list);
 }

@@ -210,10 +210,9 @@ static uint64_t l2bm_at(const struct qcow2 *s, const uint8_t *t, uint64_t i)
 /* The host range of a compressed cluster descriptor. */
 static void compressed_range(const struct qcow2 *s, uint64_t e, uint64_t *off, uint64_t *len)
 {
-    unsigned shift = 62 - (s->cluster_bits - 8);
-    uint64_t sectors = ((e >> shift) & ((1ULL << (s->cluster_bits - 8)) - 1)) + 1;
+    uint64_t sectors;
 
-    *off = e & ((1ULL << shift) - 1);
+    qcow2_compressed_desc(s->cluster_bits, e, off, &sectors);
     *len = sectors * 512 - (*off & 511);
 }
 
@@ -291,11 +290,11 @@ static int check_l2(struct chk *c, uint64_t l2_off, bool frag, bool active)
         switch (type) {
         case CT_COMPRESSED: {
             uint64_t coff, clen;
-            unsigned shift = 62 - (s->cluster_bits - 8);
 
+            compressed_range(s, e, &coff, &clen);
             if (e & QCOW_OFLAG_COPIED) {
                 fprintf(stderr, "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set "
-                        "for compressed clusters\n", (uint64_t)(e & ((1ULL << shift) - 1)));
+                        "for compressed clusters\n", coff);
                 e &= ~QCOW_OFLAG_COPIED;
                 c->res->corruptions++;
             }

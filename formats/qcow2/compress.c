@@ -73,12 +73,12 @@ static int unzstd(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len
 int qcow2_decompress_cluster(struct image *img, uint64_t l2e, uint8_t *out, struct err *err)
 {
     struct qcow2 *s = qcow2_state(img);
-    unsigned x = 62 - (s->cluster_bits - 8);
-    uint64_t host = l2e & ((1ULL << x) - 1);
-    uint64_t sectors = ((l2e >> x) & ((1ULL << (s->cluster_bits - 8)) - 1)) + 1;
-    uint64_t csize = sectors * 512 - (host & 511);
+    uint64_t host, sectors, csize;
     uint8_t *in;
     int ret;
+
+    qcow2_compressed_desc(s->cluster_bits, l2e, &host, &sectors);
+    csize = sectors * 512 - (host & 511);
 
     if (host >= s->file_length) {
         return err_set(err, -EIO, "Compressed cluster at %#" PRIx64 " lies beyond the end of "

@@ -87,6 +87,22 @@
 #define QCOW2_MAX_REFTABLE_BYTES (8u << 20)
 #define QCOW2_MAX_BACKING_NAME 1023
 
+/*
+ * A compressed cluster descriptor e (bit 62 set) of an image with
+ * cluster_bits: its data starts at host byte *off and spans *sectors
+ * 512-byte sectors (the one holding *off and the additional ones); its
+ * bytes are *sectors * 512 - (*off % 512). x = 62 - (cluster_bits - 8)
+ * low bits hold the offset, the bits above the additional sector count.
+ */
+static inline void qcow2_compressed_desc(unsigned cluster_bits, uint64_t e, uint64_t *off,
+                                         uint64_t *sectors)
+{
+    unsigned x = 62 - (cluster_bits - 8);
+
+    *off = e & ((1ULL << x) - 1);
+    *sectors = ((e >> x) & ((1ULL << (cluster_bits - 8)) - 1)) + 1;
+}
+
 /* What a guest (sub)cluster reads as. */
 enum qcow2_kind {
     QK_UNALLOCATED,         /* from the backing file, or zeros */

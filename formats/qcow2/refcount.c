@@ -673,9 +673,9 @@ int qcow2_l2_entry_refcount(struct image *img, uint64_t l2e, int addend, struct 
     struct qcow2 *s = qcow2_state(img);
 
     if (l2e & QCOW_OFLAG_COMPRESSED) {
-        unsigned x = 62 - (s->cluster_bits - 8);
-        uint64_t host = l2e & ((1ULL << x) - 1);
-        uint64_t sectors = ((l2e >> x) & ((1ULL << (s->cluster_bits - 8)) - 1)) + 1;
+        uint64_t host, sectors;
+
+        qcow2_compressed_desc(s->cluster_bits, l2e, &host, &sectors);
         return qcow2_update_refcount(img, host & ~511ULL, sectors * 512, addend, err);
     }
     if (s->data_file || !(l2e & L2E_OFFSET_MASK)) {

@@ -1,0 +1,71 @@
+/*
+ * inspect.h - what the qcow2 inspection commands (engine/inspect.c,
+ * translate.c, owner.c) share: their option parsing, number parsing and
+ * output.
+ */
+#ifndef IMGSH_INSPECT_H
+#define IMGSH_INSPECT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../formats/qcow2/inspect.h"
+#include "cmd.h"
+
+enum inspect_opt {
+    IO_ALL = 1 << 0,        /* --all */
+    IO_SNAPSHOT = 1 << 1,   /* --snapshot ID */
+    IO_GUEST = 1 << 2,      /* --guest OFFSET */
+};
+
+struct inspect_args {
+    bool json;              /* --json, --output=json, or the session's --json */
+    bool force_share;       /* -U */
+    bool all;
+    const char *snapshot;
+    const char *guest;
+    const char *file;       /* the image */
+    char **args;            /* the positional arguments after it */
+    int nargs;
+};
+
+/*
+ * Parse "[--json|--output=F] [-U] [-f qcow2] [allowed options] [FILE] ARG..."
+ * with nargs positional arguments after FILE (none with --guest), FILE
+ * being the current image in a session when left out. Returns 0, or -1
+ * with *exit_code set after a usage error or --help.
+ */
+int inspect_parse(struct cmd_ctx *ctx, int argc, char **argv, unsigned allowed, int nargs,
+                  struct inspect_args *a, int *exit_code);
+/* Open a.file for inspection; prints the error (one line) and returns NULL. */
+struct qi *inspect_open(const struct inspect_args *a);
+/* Parse a number: decimal, 0x hex or a size with a suffix (1M). Prints WHAT's error. */
+int inspect_number(const char *what, const char *arg, uint64_t *out);
+/* A raw 64-bit value as docs/inspection.md writes it: "0x" and 16 hex digits. */
+json_t *inspect_hex64(uint64_t v);
+/* An integer that may not fit a signed 64-bit one (then written as inspect_hex64). */
+json_t *inspect_u64(uint64_t v);
+/* Print v (pretty JSON) and free it; returns 0. */
+int inspect_print_json(json_t *v);
+/* Find a snapshot by ID, then by name; prints the error and returns -1. */
+int inspect_find_snapshot(const struct qi_snapshot *sn, size_t n, const char *id_or_name,
+                          const char *file);
+json_t *inspect_snapshot_json(const struct qi_snapshot *s, bool extra);
+
+int cmd_header(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_features(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_extensions(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_l1(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_l2(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_reftable(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_refblock(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_refcount(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_snapshots(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_snapshot_show(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_bitmaps(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_bitmap_show(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_translate(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_owner(struct cmd_ctx *ctx, int argc, char **argv);
+
+#endif
