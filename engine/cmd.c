@@ -29,12 +29,12 @@ const struct cmd *cmd_lookup(const char *name)
  * "snapshot show ID", "bitmap show NAME": imgsh's two-word commands, found
  * before the one-word command of the same first word (not as qemu-img).
  */
-static const struct cmd *lookup_two_words(struct cmd_ctx *ctx, int argc, char **argv)
+const struct cmd *cmd_lookup_words(int argc, char **argv)
 {
     char name[64];
     size_t n0, n1;
 
-    if (ctx->qemu_img || argc < 2) {
+    if (argc < 2) {
         return NULL;
     }
     n0 = strlen(argv[0]);
@@ -46,6 +46,11 @@ static const struct cmd *lookup_two_words(struct cmd_ctx *ctx, int argc, char **
     name[n0] = ' ';
     memcpy(name + n0 + 1, argv[1], n1 + 1);
     return cmd_lookup(name);
+}
+
+static const struct cmd *lookup_two_words(struct cmd_ctx *ctx, int argc, char **argv)
+{
+    return ctx->qemu_img ? NULL : cmd_lookup_words(argc, argv);
 }
 
 int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)

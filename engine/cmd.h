@@ -59,6 +59,8 @@ struct cmd_ctx {
 extern const struct cmd commands[];
 
 const struct cmd *cmd_lookup(const char *name);
+/* A two-word command ("snapshot show", "repair plan") that argv starts with, or NULL. */
+const struct cmd *cmd_lookup_words(int argc, char **argv);
 /* Run argv[0] with its arguments; returns the exit code. */
 int cmd_run(struct cmd_ctx *ctx, int argc, char **argv);
 

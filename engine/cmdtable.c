@@ -369,5 +369,91 @@ const struct cmd commands[] = {
                    "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
         .flags = CMD_INSPECT,
     },
+    {
+        .name = "clusters",
+        .handler = cmd_clusters,
+        .summary = "Map every host cluster of a qcow2 file by what uses it, with a summary",
+        .synopsis = "[--json] [-U] [--all] [filename]",
+        .details = "  --all  one line per cluster (default: runs of clusters of one kind)\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "leaks",
+        .handler = cmd_leaks,
+        .summary = "List leaked clusters (refcount but no reference) with a preview of their content",
+        .synopsis = "[--json] [-U] [filename]",
+        .details = ""
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "carve",
+        .handler = cmd_carve,
+        .summary = "Save each leaked cluster holding non-zero data as a file in DIR",
+        .synopsis = "[--json] [-U] [filename] DIR",
+        .details = "  DIR  a directory (created if missing); files are named by host offset\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "hash",
+        .handler = cmd_hash,
+        .summary = "Hash the guest-visible data (as convert -O raw gives it) or the file",
+        .synopsis = "[--json] [-U] [-p] [--guest | --host] [--algo sha256|sha1|md5] [-f fmt] [filename]",
+        .details = "  --guest      the guest data through the backing chain (the default)\n  --host       the image file's bytes\n  --algo ALGO  sha256 (default), sha1 or md5\n  -p           show progress\n  -f fmt       format of the image (probed when omitted)\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "hexdump",
+        .handler = cmd_hexdump,
+        .summary = "Show bytes of the guest data or of the file, hexdump -C style",
+        .synopsis = "[--json] [-U] [--guest | --host] [-f fmt] [filename] OFFSET [LENGTH]",
+        .details = "  --guest  guest offsets, through the backing chain (the default)\n  --host   offsets in the image file\n  LENGTH   bytes to show (default 512, at most 16 MiB)\n  -f fmt   format of the image (probed when omitted)\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "export",
+        .handler = cmd_export,
+        .summary = "Copy bytes of the guest data or of the file into a new file",
+        .synopsis = "[--json] [-U] [--force] (--guest | --host) [-f fmt] [filename] OFFSET LENGTH OUTFILE",
+        .details = "  --guest  guest offsets, through the backing chain\n  --host   offsets in the image file\n  --force  overwrite OUTFILE if it exists\n  -f fmt   format of the image (probed when omitted)\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "diagnose",
+        .handler = cmd_diagnose,
+        .summary = "Everything check finds, and overlaps, bad entries, refcounts and the backing chain",
+        .synopsis = "[--json] [-U] [filename]",
+        .details = "Exit code: 0 nothing wrong, 2 errors found, 3 warnings only, 1 the image\n"
+                   "could not be read.\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "repair plan",
+        .handler = cmd_repair_plan,
+        .summary = "List every change a repair would make, without writing",
+        .synopsis = "[--json] [-U] [filename] [leaks | all]",
+        .details = "  leaks  free leaked clusters only (qemu-img check -r leaks)\n"
+                   "  all    everything (the default): qemu-img check -r all, and before it\n"
+                   "         imgsh's fixes for the damage qemu-img cannot repair\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT,
+    },
+    {
+        .name = "repair apply",
+        .handler = cmd_repair_apply,
+        .summary = "Make the changes repair plan lists",
+        .synopsis = "[--json] [-U] [filename] [leaks | all]",
+        .details = "  leaks  free leaked clusters only (qemu-img check -r leaks)\n"
+                   "  all    everything (the default): qemu-img check -r all, and before it\n"
+                   "         imgsh's fixes for the damage qemu-img cannot repair\n"
+                   "  --json, --output=json  print JSON (docs/inspection.md)\n  -U                    force share: read it even if it is in use\n",
+        .flags = CMD_INSPECT | CMD_WRITES,
+    },
     { NULL, NULL, NULL, NULL, NULL, 0 },
 };

@@ -1,5 +1,6 @@
 /* file.c - the 'file' protocol layer; see file.h. */
 #include "file.h"
+#include "undo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +102,7 @@ int file_open(struct file **out, const char *filename, unsigned flags, enum cach
     f->ignore_flush = cache == CACHE_UNSAFE;
     f->is_blockdev = S_ISBLK(st.st_mode);
     f->align = f->direct ? DIRECT_ALIGN : 1;
+    f->real = (flags & FILE_RDWR) ? realpath(filename, NULL) : NULL;
     *out = f;
     return 0;
 }
@@ -110,6 +112,7 @@ void file_close(struct file *f)
     if (f) {
         close(f->fd);
         free(f->filename);
+        free(f->real);
         free(f);
     }
 }
@@ -200,6 +203,10 @@ int file_pwrite(struct file *f, uint64_t off, const void *buf, size_t len, struc
 
     if (!f->writable) {
         return err_set(err, -EPERM, "'%s' is opened read-only", f->filename);
+    }
+    ret = undo_before_write(f, off, len, err);
+    if (ret < 0) {
+        return ret;
     }
     if (is_aligned(f, off, buf, len)) {
         ret = do_pwrite(f, off, buf, len, err);
@@ -299,6 +306,10 @@ int file_write_zeroes(struct file *f, uint64_t off, uint64_t len, bool may_unmap
     if (!f->writable) {
         return err_set(err, -EPERM, "'%s' is opened read-only", f->filename);
     }
+    ret = undo_before_write(f, off, len, err);
+    if (ret < 0) {
+        return ret;
+    }
     flen = file_length(f, err);
     if (flen < 0) {
         return (int)flen;
@@ -331,6 +342,12 @@ int file_truncate(struct file *f, uint64_t size, enum prealloc prealloc, struct 
 
     if (cur < 0) {
         return (int)cur;
+    }
+    /* (growing records nothing but the old length, which undo restores) */
+    ret = size < (uint64_t)cur ? undo_before_write(f, size, (uint64_t)cur - size, err)
+                               : undo_before_write(f, (uint64_t)cur, 0, err);
+    if (ret < 0) {
+        return ret;
     }
     if (f->is_blockdev) {
         if (size > (uint64_t)cur) {

@@ -59,6 +59,7 @@ struct file {
     bool ignore_flush;
     bool is_blockdev;
     size_t align;           /* request alignment needed by O_DIRECT, else 1 */
+    char *real;             /* read-write: the resolved name, for the undo journal (undo.h) */
 };
 
 /*

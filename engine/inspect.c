@@ -143,6 +143,18 @@ json_t *inspect_u64(uint64_t v)
     return v > INT64_MAX ? inspect_hex64(v) : json_integer((json_int_t)v);
 }
 
+json_t *inspect_guest_range(uint64_t off, uint64_t len, unsigned depth, const char *snapshot)
+{
+    json_t *a = json_array(), *o = json_object();
+
+    json_object_set_new(o, "offset", inspect_u64(off));
+    json_object_set_new(o, "length", inspect_u64(len));
+    json_obj_set_int(o, "depth", depth);
+    json_object_set_new(o, "snapshot", snapshot ? json_string_nocheck(snapshot) : json_null());
+    json_array_append_new(a, o);
+    return a;
+}
+
 int inspect_print_json(json_t *v)
 {
     json_print_pretty(stdout, v);
@@ -290,7 +302,7 @@ static uint64_t field_value(const struct qi *qi, const struct qi_field *f)
 int cmd_header(struct cmd_ctx *ctx, int argc, char **argv)
 {
     struct inspect_args a;
-    json_t *list = json_array();
+    json_t *list = NULL;
     struct qi *qi;
     int ret;
 
@@ -300,6 +312,7 @@ int cmd_header(struct cmd_ctx *ctx, int argc, char **argv)
     if (!(qi = inspect_open(&a))) {
         return 1;
     }
+    list = json_array();
     if (!a.json) {
         printf("%-6s %-4s %-24s %-20s %s\n", "Offset", "Size", "Field", "Value", "Meaning");
     }
@@ -339,7 +352,7 @@ int cmd_features(struct cmd_ctx *ctx, int argc, char **argv)
 {
     static const char *const types[] = { "incompatible", "compatible", "autoclear" };
     struct inspect_args a;
-    json_t *list = json_array();
+    json_t *list = NULL;
     struct qi *qi;
     int ret;
 
@@ -349,6 +362,7 @@ int cmd_features(struct cmd_ctx *ctx, int argc, char **argv)
     if (!(qi = inspect_open(&a))) {
         return 1;
     }
+    list = json_array();
     if (!a.json) {
         printf("%-13s %3s  %-4s %s\n", "Type", "Bit", "Set", "Name");
     }
@@ -466,7 +480,7 @@ static json_t *ext_content(const struct qi *qi, const struct qi_ext *x, char *te
 int cmd_extensions(struct cmd_ctx *ctx, int argc, char **argv)
 {
     struct inspect_args a;
-    json_t *list = json_array();
+    json_t *list = NULL;
     struct qi *qi;
     int ret;
 
@@ -476,6 +490,7 @@ int cmd_extensions(struct cmd_ctx *ctx, int argc, char **argv)
     if (!(qi = inspect_open(&a))) {
         return 1;
     }
+    list = json_array();
     if (!a.json) {
         printf("%-8s %-10s %6s  %-21s %s\n", "Offset", "Type", "Length", "Extension", "Content");
     }
@@ -543,7 +558,7 @@ int cmd_l1(struct cmd_ctx *ctx, int argc, char **argv)
     struct inspect_args a;
     struct err err = { 0 };
     uint64_t off, size, *l1 = NULL, span;
-    json_t *list = json_array();
+    json_t *list = NULL;
     struct qi *qi;
     int ret;
 
@@ -553,6 +568,7 @@ int cmd_l1(struct cmd_ctx *ctx, int argc, char **argv)
     if (!(qi = inspect_open(&a))) {
         return 1;
     }
+    list = json_array();
     ret = 1;
     if (pick_l1(qi, &a, &off, &size) < 0) {
         goto out;
@@ -606,7 +622,7 @@ int cmd_l2(struct cmd_ctx *ctx, int argc, char **argv)
     struct inspect_args a;
     struct err err = { 0 };
     uint64_t off, size, *l1 = NULL, l1i, *l2 = NULL, *bm = NULL, l2_off;
-    json_t *list = json_array();
+    json_t *list = NULL;
     struct qi *qi;
     int ret;
 
@@ -620,6 +636,7 @@ int cmd_l2(struct cmd_ctx *ctx, int argc, char **argv)
     if (!(qi = inspect_open(&a))) {
         return 1;
     }
+    list = json_array();
     ret = 1;
     if (a.guest) {
         l1i /= qi_l1_span(qi);
@@ -716,7 +733,7 @@ int cmd_reftable(struct cmd_ctx *ctx, int argc, char **argv)
     struct err err = { 0 };
     const uint64_t *t;
     uint64_t n, per;
-    json_t *list = json_array();
+    json_t *list = NULL;
     struct qi *qi;
     int ret;
 
@@ -726,6 +743,7 @@ int cmd_reftable(struct cmd_ctx *ctx, int argc, char **argv)
     if (!(qi = inspect_open(&a))) {
         return 1;
     }
+    list = json_array();
     if (qi_reftable(qi, &t, &n, &err) < 0) {
         err_report(&err);
         qi_close(qi);

@@ -46,12 +46,50 @@ int inspect_number(const char *what, const char *arg, uint64_t *out);
 json_t *inspect_hex64(uint64_t v);
 /* An integer that may not fit a signed 64-bit one (then written as inspect_hex64). */
 json_t *inspect_u64(uint64_t v);
+/* [{"offset", "length", "depth", "snapshot"}]: a guest range a finding or change affects. */
+json_t *inspect_guest_range(uint64_t off, uint64_t len, unsigned depth, const char *snapshot);
 /* Print v (pretty JSON) and free it; returns 0. */
 int inspect_print_json(json_t *v);
 /* Find a snapshot by ID, then by name; prints the error and returns -1. */
 int inspect_find_snapshot(const struct qi_snapshot *sn, size_t n, const char *id_or_name,
                           const char *file);
 json_t *inspect_snapshot_json(const struct qi_snapshot *s, bool extra);
+
+/*
+ * A census of a qcow2 file's clusters (clusters.c): for each cluster of
+ * the file, what references it (one kind, CENSUS_MIXED when different
+ * kinds do, CENSUS_FREE/LEAKED when nothing does), how many references
+ * (saturating at 255) and its stored refcount.
+ */
+enum {
+    CENSUS_FREE = 0,            /* no reference, refcount 0 */
+    CENSUS_LEAKED = 1,          /* no reference, refcount > 0 */
+    CENSUS_MIXED = 2,           /* referenced as different kinds */
+    CENSUS_KIND0 = 3,           /* CENSUS_KIND0 + enum qi_kind */
+    CENSUS_NKINDS = CENSUS_KIND0 + QI_KIND_CRYPTO + 1,
+};
+
+struct census_past_end {
+    uint64_t cluster, refcount;
+};
+
+struct census {
+    unsigned cluster_bits;
+    uint64_t n;                 /* clusters in the file */
+    uint8_t *kind, *nref;
+    uint64_t *refcount;
+    uint64_t refs_past_end;     /* references to clusters past the end of the file */
+    struct census_past_end *past_end;   /* clusters past the end with a refcount */
+    uint64_t npast_end;
+};
+int census_build(struct qi *qi, struct census *c, struct err *err);
+/* The guest ranges ({"offset", "length", "depth", "snapshot"}) whose data or L2 table is in cluster. */
+json_t *census_guest_of(struct qi *qi, const struct census *c, uint64_t cluster, struct err *err);
+/* Every reference to cluster: *kinds (names) and *guest (as census_guest_of); -1 on error. */
+int census_refs(struct qi *qi, const struct census *c, uint64_t cluster, json_t **kinds,
+                json_t **guest, struct err *err);
+void census_free(struct census *c);
+const char *census_kind_name(unsigned k);
 
 int cmd_header(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_features(struct cmd_ctx *ctx, int argc, char **argv);
@@ -67,5 +105,15 @@ int cmd_bitmaps(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_bitmap_show(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_translate(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_owner(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_clusters(struct cmd_ctx *ctx, int argc, char **argv);   /* clusters.c */
+int cmd_leaks(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_carve(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_diagnose(struct cmd_ctx *ctx, int argc, char **argv);   /* diagnose.c */
+int cmd_repair(struct cmd_ctx *ctx, int argc, char **argv, bool apply);    /* repair.c */
+int cmd_repair_plan(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_repair_apply(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_hash(struct cmd_ctx *ctx, int argc, char **argv);       /* hash.c */
+int cmd_hexdump(struct cmd_ctx *ctx, int argc, char **argv);    /* hexdump.c */
+int cmd_export(struct cmd_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -17,11 +17,14 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../engine/err.h"
 #include "../engine/json.h"
 #include "../engine/qemuio.h"
 #include "../engine/size.h"
+#include "../engine/undo.h"
 #include "../engine/util.h"
 #include "shell.h"
 
@@ -55,6 +58,11 @@ void session_free(struct session *s)
     free(s->images);
     s->images = NULL;
     s->nimages = 0;
+    edits_free(s);
+    if (s->log) {
+        fclose(s->log);
+        s->log = NULL;
+    }
     if (guard_session == s) {
         image_open_guard = NULL;
         guard_session = NULL;
@@ -62,9 +70,7 @@ void session_free(struct session *s)
 }
 
 /* "FILE:LINE: " in front of a message from a script, nothing interactively. */
-static void say_error(const struct session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void say_error(const struct session *s, const char *fmt, ...)
+void say_error(const struct session *s, const char *fmt, ...)
 {
     va_list ap;
 
@@ -119,9 +125,15 @@ static long find_image(const struct session *s, const char *name)
     return -1;
 }
 
+/*
+ * The session's handle on an image: read-only even for an image open
+ * read-write, so that nothing is written outside a command (whose writes
+ * the undo journal records): commands open the image themselves, and a
+ * read-write open repairs a dirty image, marks bitmaps in use, ...
+ */
 static int open_handle(struct session_image *si)
 {
-    unsigned flags = (si->rw ? IMG_RDWR : 0) | (si->force_share ? IMG_FORCE_SHARE : 0);
+    unsigned flags = si->force_share ? IMG_FORCE_SHARE : 0;
     struct err err = { 0 };
 
     if (image_open(&si->img, si->filename, si->fmt, flags, CACHE_WRITEBACK, &err) < 0) {
@@ -153,6 +165,7 @@ int session_open(struct session *s, const char *filename, const char *fmt, bool 
         image_free(&si);
         return 1;
     }
+    undo_watch(si.filename);    /* writes from the shell are journaled first */
     s->images = xrealloc(s->images, (s->nimages + 1) * sizeof(*s->images));
     s->images[s->nimages] = si;
     s->current = (long)s->nimages++;
@@ -206,7 +219,7 @@ out:
     return ret;
 }
 
-static void close_handles(struct session *s)
+void close_handles(struct session *s)
 {
     for (size_t i = 0; i < s->nimages; i++) {
         if (s->images[i].img) {
@@ -217,7 +230,7 @@ static void close_handles(struct session *s)
 }
 
 /* Open the handles again after a command; an image that no longer opens leaves the session. */
-static void reopen_handles(struct session *s)
+void reopen_handles(struct session *s)
 {
     for (size_t i = 0; i < s->nimages;) {
         if (!s->images[i].img && open_handle(&s->images[i])) {
@@ -271,7 +284,7 @@ static int sc_open(struct session *s, int argc, char **argv)
 }
 
 /* The image argv[1] names, or the current one; -1 after a message. */
-static long image_arg(struct session *s, int argc, char **argv, int at)
+long image_arg(struct session *s, int argc, char **argv, int at)
 {
     long i;
 
@@ -423,8 +436,12 @@ static int sc_set(struct session *s, int argc, char **argv)
 {
     bool on;
 
+    if (argc >= 2 && (!strcmp(argv[1], "header") || !strcmp(argv[1], "l1") ||
+                      !strcmp(argv[1], "l2") || !strcmp(argv[1], "refcount"))) {
+        return edit_set(s, argc, argv);
+    }
     if (argc != 3 || (strcmp(argv[2], "on") && strcmp(argv[2], "off"))) {
-        say_error(s, "usage: set errexit|json on|off");
+        say_error(s, "usage: set errexit|json on|off, or set header|l1|l2|refcount ...");
         return 1;
     }
     on = !strcmp(argv[2], "on");
@@ -479,6 +496,13 @@ static int sc_exit(struct session *s, int argc, char **argv)
 
 static int sc_help(struct session *s, int argc, char **argv);
 static int sc_io(struct session *s, int argc, char **argv);
+static int run_image_cmd(struct session *s, int argc, char **argv);
+static int sc_log(struct session *s, int argc, char **argv);
+
+static int sc_commit_cmd(struct session *s, int argc, char **argv)
+{
+    return sc_commit(s, argc, argv, run_image_cmd);
+}
 
 struct session_cmd {
     const char *name;
@@ -494,7 +518,18 @@ static const struct session_cmd session_cmds[] = {
     { "images", sc_images, "", "list the open images: format, size, mode, backing chain" },
     { "use", sc_use, "NAME", "make an open image the current one" },
     { "reopen", sc_reopen, "-w|-r [NAME]", "open an image again, read-write or read-only" },
-    { "set", sc_set, "errexit|json on|off", "stop at the first error; print JSON" },
+    { "set", sc_set, "errexit|json on|off | header FIELD V | l1 I V | l2 L1I I V | refcount C V",
+      "session settings; or stage an edit of the current image (see pending, commit)" },
+    { "feature", sc_feature, "set|clear NAME [--force]",
+      "stage setting or clearing a feature bit (dirty, corrupt: after a clean check)" },
+    { "pending", sc_pending, "", "list the staged edits: where, old and new bytes, why" },
+    { "rollback", sc_rollback, "", "drop the staged edits" },
+    { "commit", sc_commit_cmd, "",
+      "write the staged edits (journaled for undo); with arguments, qemu-img's commit" },
+    { "log", sc_log, "FILE|off",
+      "record the commands, their output and times in FILE (it replays as a script)" },
+    { "undo", sc_undo, "[--list] [--force] [NAME]",
+      "restore the bytes the last writing command changed (from IMAGE.imgsh-undo)" },
     { "echo", sc_echo, "[WORD...]", "print the words" },
     { "source", sc_source, "FILE", "run the commands in FILE" },
     { "io", sc_io, "COMMAND [ARG...]",
@@ -603,6 +638,7 @@ static int run_command(struct session *s, int (*fn)(struct session *, int, char 
     if (pid == 0) {
         signal(SIGINT, SIG_DFL);
         st = fn(s, argc, argv);
+        undo_end();             /* the journals this child wrote get their END records */
         fflush(stdout);
         fflush(stderr);
         _exit(st & 0xff);
@@ -623,12 +659,17 @@ static int run_command(struct session *s, int (*fn)(struct session *, int, char 
 static int data_cmd(struct session *s, int argc, char **argv)
 {
     struct session_image *si = &s->images[s->current];
+    unsigned flags = (si->rw ? IMG_RDWR : 0) | (si->force_share ? IMG_FORCE_SHARE : 0);
+    struct err err = { 0 };
+    struct image *img;
     struct qemuio *q;
     size_t len = 1;
     char *line;
     int ret;
 
-    if (!si->img && open_handle(si)) {
+    /* its own handle, read-write if the session may write: its writes are this command's */
+    if (image_open(&img, si->filename, si->fmt, flags, CACHE_WRITEBACK, &err) < 0) {
+        err_report(&err);
         return 1;
     }
     for (int i = 0; i < argc; i++) {
@@ -640,9 +681,10 @@ static int data_cmd(struct session *s, int argc, char **argv)
         strcat(line, i + 1 < argc ? " " : "");
     }
     q = qemuio_new();
-    qemuio_attach(q, si->img);
+    qemuio_attach(q, img);
     ret = qemuio_run_command(q, line);
     qemuio_free(q);
+    image_close(img);
     free(line);
     return ret < 0 ? 1 : 0;
 }
@@ -676,11 +718,7 @@ static int run_data_cmd(struct session *s, int argc, char **argv)
                   si->name, si->name);
         return 1;
     }
-    if (s->interactive && si->img) {
-        /* the child opens its own handle: this one would not see its changes */
-        image_close(si->img);
-        si->img = NULL;
-    }
+    close_handles(s);           /* data_cmd opens its own handle */
     ret = run_command(s, data_cmd, argc, argv);
     reopen_handles(s);
     return ret;
@@ -757,8 +795,7 @@ static bool prints_json(char **argv)
         return !human;
     }
     if ((cmd_lookup(argv[0]) && (cmd_lookup(argv[0])->flags & CMD_INSPECT)) ||
-        (argv[1] && !strcmp(argv[1], "show") &&
-         (!strcmp(argv[0], "snapshot") || !strcmp(argv[0], "bitmap")))) {
+        (argv[1] && cmd_lookup_words(2, argv) && (cmd_lookup_words(2, argv)->flags & CMD_INSPECT))) {
         return !human;          /* the inspection commands print JSON under ctx.json */
     }
     return !strcmp(argv[0], "images") || (!strcmp(argv[0], "snapshot") && list);
@@ -808,7 +845,7 @@ static int dispatch(struct session *s, int argc, char **argv)
         return ret;
     }
     /* "map" is qemu-img's map (qemu-io's is "io map") */
-    if (cmd_lookup(argv[0])) {
+    if (cmd_lookup(argv[0]) || cmd_lookup_words(argc, argv)) {
         return run_image_cmd(s, argc, argv);
     }
     if (is_data_cmd(argv[0])) {
@@ -816,6 +853,138 @@ static int dispatch(struct session *s, int argc, char **argv)
     }
     say_error(s, "unknown command '%s' (help lists them)", argv[0]);
     return 127;
+}
+
+/* Run a split line: under --json, wrapped unless the command prints JSON itself. */
+static int run_words(struct session *s, int argc, char **argv)
+{
+    int ret;
+
+    if (s->json && !prints_json(argv)) {
+        FILE *cap = tmpfile();
+        int saved = -1;
+
+        fflush(stdout);
+        if (cap && (saved = dup(STDOUT_FILENO)) >= 0 && dup2(fileno(cap), STDOUT_FILENO) >= 0) {
+            ret = dispatch(s, argc, argv);
+            fflush(stdout);
+            dup2(saved, STDOUT_FILENO);
+            print_wrapped(cap, argv, ret);
+        } else {
+            ret = dispatch(s, argc, argv);
+        }
+        if (saved >= 0) {
+            close(saved);
+        }
+        if (cap) {
+            fclose(cap);
+        }
+    } else {
+        ret = dispatch(s, argc, argv);
+    }
+    return ret;
+}
+
+/* Copy what cap holds to fd, and into the log as comment lines starting with prefix. */
+static void replay_capture(FILE *cap, int fd, FILE *log, const char *prefix)
+{
+    char *line = NULL;
+    size_t cap_len = 0;
+    ssize_t len;
+
+    rewind(cap);
+    while ((len = getline(&line, &cap_len, cap)) > 0) {
+        if (write(fd, line, (size_t)len) < 0) {
+            break;
+        }
+        fprintf(log, "%s%.*s\n", prefix, (int)(line[len - 1] == '\n' ? len - 1 : len), line);
+    }
+    free(line);
+}
+
+static void timestamp(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+}
+
+/*
+ * "log FILE": the line, then its output as comments ("#| " standard output,
+ * "#! " standard error), its status and the times, so the log replays as a
+ * script. The output is shown once the command ends.
+ */
+static int run_logged(struct session *s, const char *line, int argc, char **argv)
+{
+    FILE *out = tmpfile(), *err = tmpfile();
+    int saved_out = -1, saved_err = -1, ret;
+    char when[32];
+
+    timestamp(when, sizeof(when));
+    fprintf(s->log, "# %s\n%s\n", when, line);
+    fflush(stdout);
+    fflush(stderr);
+    if (out && err) {
+        saved_out = dup(STDOUT_FILENO);
+        saved_err = dup(STDERR_FILENO);
+        dup2(fileno(out), STDOUT_FILENO);
+        dup2(fileno(err), STDERR_FILENO);
+    }
+    ret = run_words(s, argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    if (saved_out >= 0) {
+        dup2(saved_out, STDOUT_FILENO);
+        close(saved_out);
+    }
+    if (saved_err >= 0) {
+        dup2(saved_err, STDERR_FILENO);
+        close(saved_err);
+    }
+    if (out && err) {
+        replay_capture(out, STDOUT_FILENO, s->log, "#| ");
+        replay_capture(err, STDERR_FILENO, s->log, "#! ");
+    }
+    timestamp(when, sizeof(when));
+    fprintf(s->log, "# status %d at %s\n", ret, when);
+    fflush(s->log);
+    if (out) {
+        fclose(out);
+    }
+    if (err) {
+        fclose(err);
+    }
+    return ret;
+}
+
+static int sc_log(struct session *s, int argc, char **argv)
+{
+    char when[32];
+
+    if (argc != 2) {
+        say_error(s, "usage: log FILE | log off");
+        return 1;
+    }
+    if (s->log) {
+        timestamp(when, sizeof(when));
+        fprintf(s->log, "# log ends at %s\n", when);
+        fclose(s->log);
+        s->log = NULL;
+    }
+    if (!strcmp(argv[1], "off")) {
+        return 0;
+    }
+    s->log = fopen(argv[1], "a");
+    if (!s->log) {
+        say_error(s, "Could not open the log '%s': %s", argv[1], strerror(errno));
+        return 1;
+    }
+    timestamp(when, sizeof(when));
+    fprintf(s->log, "# imgsh session log, started %s; it replays as a script: imgsh -f %s\n",
+            when, argv[1]);
+    fflush(s->log);
+    return 0;
 }
 
 int session_run_line(struct session *s, const char *line)
@@ -849,28 +1018,13 @@ int session_run_line(struct session *s, const char *line)
         words_free(argv);
         return s->status;       /* blank lines and comments leave $status alone */
     }
-    if (s->json && !prints_json(argv)) {
-        FILE *cap = tmpfile();
-        int saved = -1;
-
-        fflush(stdout);
-        if (cap && (saved = dup(STDOUT_FILENO)) >= 0 && dup2(fileno(cap), STDOUT_FILENO) >= 0) {
-            ret = dispatch(s, argc, argv);
-            fflush(stdout);
-            dup2(saved, STDOUT_FILENO);
-            print_wrapped(cap, argv, ret);
-        } else {
-            ret = dispatch(s, argc, argv);
-        }
-        if (saved >= 0) {
-            close(saved);
-        }
-        if (cap) {
-            fclose(cap);
-        }
+    undo_begin(line);
+    if (s->log && strcmp(argv[0], "log")) {
+        ret = run_logged(s, line, argc, argv);
     } else {
-        ret = dispatch(s, argc, argv);
+        ret = run_words(s, argc, argv);
     }
+    undo_end();
     words_free(argv);
 out:
     s->status = ret;

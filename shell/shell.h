@@ -23,6 +23,7 @@
 #define IMGSH_SHELL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../engine/block.h"
@@ -52,6 +53,18 @@ struct session {
     const char *where;          /* script name for messages ("-c", "<stdin>", FILE) */
     unsigned line;              /* line number there */
     int depth;                  /* source nesting */
+    FILE *log;                  /* "log FILE": commands and output recorded there */
+    struct edit *edits;         /* staged by "set header|l1|l2|refcount" and "feature" */
+    size_t nedits;
+};
+
+/* A staged change of up to 8 bytes of one image file. */
+struct edit {
+    char *filename;
+    uint64_t offset;
+    unsigned len;
+    uint8_t old[8], new[8];
+    char *why;
 };
 
 /* lex.c */
@@ -93,5 +106,24 @@ int session_run_file(struct session *s, FILE *f, const char *name);
 const char *session_cmd_synopsis(const char *name);
 /* The exit status of the whole session so far. */
 int session_exit_status(const struct session *s);
+/* "FILE:LINE: message" (or "imgsh: message") on stderr. */
+void say_error(const struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Close the images' handles before a command opens them itself; open them again after. */
+void close_handles(struct session *s);
+void reopen_handles(struct session *s);
+/* The image argv[at] names (the current one when argc == at), or -1 after an error. */
+long image_arg(struct session *s, int argc, char **argv, int at);
+
+/* edit.c: staged edits, commit, rollback, undo */
+int sc_undo(struct session *s, int argc, char **argv);
+int sc_pending(struct session *s, int argc, char **argv);
+int sc_rollback(struct session *s, int argc, char **argv);
+/* "commit": the staged edits when there are some and no arguments, else qemu-img's commit. */
+int sc_commit(struct session *s, int argc, char **argv, int (*qemu_commit)(struct session *, int,
+                                                                            char **));
+int sc_feature(struct session *s, int argc, char **argv);
+/* "set header|l1|l2|refcount ...": stage an edit. */
+int edit_set(struct session *s, int argc, char **argv);
+void edits_free(struct session *s);
 
 #endif

@@ -84,6 +84,40 @@ fill() {
         "$1" >/dev/null
 }
 
+# every damage kind of the check corpus, as KIND:BASE for damaged_16k below
+DAMAGED_16K="leak:v2 refcount-low:v3 refcount-high:r64 refblock-missing:v3 reftable-at-data:v3
+    reftable-unaligned:v3 refblock-refcount-zero:r1 l2-past-eof:xl2 l2-unaligned:v3
+    l2-prealloc-unaligned:lazy l2-shared:v2 l2-reserved-bits:v3 l1-at-header:v3
+    l1-reserved-bits:r64 copied-l2:xl2 copied-l1:snl copied-wrong:v2
+    snapshot-table-truncated:snl snapshot-count-high:sn snapshot-l1-unaligned:sn corrupt-bit:v3
+    dirty-lazy:lazy compressed-broken:v3 compressed-copied:xl2 subcluster-both:xl2
+    bitmap-table-leak:bm scramble-1:v3 scramble-2:xl2 scramble-3:r64 scramble-4:v2
+    scramble-5:lazy scramble-6:sn"
+
+# damaged_16k KIND:BASE[:...] ...: healthy 16 KiB-cluster images as case 71
+# makes them (hv3 hv2 hlazy hxl2 hr1 hr64: 8 MiB filled by fill; hsnl: hv3
+# with a snapshot taken last; hsn: hsnl written after; hbm: with a bitmap),
+# then d-KIND.qcow2, hBASE.qcow2 with that damage (scripts/qcow2-damage.py)
+damaged_16k() {
+    local b o e jobs=""
+    for b in v3: v2:compat=0.10 lazy:lazy_refcounts=on xl2:extended_l2=on r1:refcount_bits=1 \
+             r64:refcount_bits=64; do
+        o=${b#*:}
+        qemu-img create -q -f qcow2 -o "cluster_size=16384${o:+,$o}" "h${b%%:*}.qcow2" 8M &&
+            fill "h${b%%:*}.qcow2" 16384 || return 1
+    done
+    cp hv3.qcow2 hsnl.qcow2 && qemu-img snapshot -c one hsnl.qcow2 && cp hsnl.qcow2 hsn.qcow2 &&
+        qemu-io -c "write -P 0x55 16384 32768" hsn.qcow2 || return 1
+    qemu-img create -q -f qcow2 -o cluster_size=16384 hbm.qcow2 8M &&
+        qemu-img bitmap --add hbm.qcow2 b0 && fill hbm.qcow2 16384 || return 1
+    for e in "$@"; do
+        b=${e#*:}
+        jobs="$jobs ${e%%:*} h${b%%:*}.qcow2 d-${e%%:*}.qcow2"
+    done
+    # shellcheck disable=SC2086
+    python3 "$ROOT/scripts/qcow2-damage.py" $jobs
+}
+
 # poke_variants BASE PREFIX: for each stdin line "NAME OFFSET HEX [OFFSET HEX...]",
 # make PREFIX-NAME.qcow2, a copy of BASE with those bytes overwritten
 poke_variants() {
