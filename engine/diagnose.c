@@ -31,7 +31,7 @@
 #define MAX_CHAIN 64
 #define L1E_RESERVED 0x7f000000000001feULL
 #define L2E_RESERVED 0x3f000000000001feULL
-#define OFF_MASK 0x00fffffffffffe00ULL
+#define OFF_MASK QI_OFFSET_MASK
 
 /* The specification's sentences the findings cite (docs/interop/qcow2.txt). */
 #define SPEC_ALIGNED "Must be aligned to a cluster boundary."

@@ -354,21 +354,14 @@ static int hash_parse(struct cmd_ctx *ctx, int argc, char **argv, struct hash_op
     o->algo = &hash_algos[0];
     *exit_code = 1;
     while ((c = getopt_long(argc, argv, ":hUpf:", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            *exit_code = cmd_help(ctx);
-            return -1;
-        case 'j':
-            out = OUTPUT_JSON;
-            break;
-        case 'O':
-            if (cmd_parse_output(optarg, &out) < 0) {
+        int common = inspect_common_opt(ctx, c, &out, &o->force_share, exit_code);
+        if (common) {
+            if (common < 0) {
                 return -1;
             }
-            break;
-        case 'U':
-            o->force_share = true;
-            break;
+            continue;
+        }
+        switch (c) {
         case 'p':
             o->progress = true;
             break;

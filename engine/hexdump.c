@@ -74,22 +74,14 @@ static int hx_parse(struct cmd_ctx *ctx, int argc, char **argv, bool export,
 
     memset(a, 0, sizeof(*a));
     while ((c = getopt_long(argc, argv, ":hUf:", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            *exit_code = cmd_help(ctx);
-            return -1;
-        case 'j':
-            out = OUTPUT_JSON;
-            break;
-        case 'O':
-            if (cmd_parse_output(optarg, &out) < 0) {
-                *exit_code = 1;
+        int common = inspect_common_opt(ctx, c, &out, &a->force_share, exit_code);
+        if (common) {
+            if (common < 0) {
                 return -1;
             }
-            break;
-        case 'U':
-            a->force_share = true;
-            break;
+            continue;
+        }
+        switch (c) {
         case 'f':
             a->fmt = optarg;
             break;

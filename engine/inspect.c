@@ -24,6 +24,30 @@
 /* ------------------------------------------------------------------------ */
 /* shared                                                                    */
 
+int inspect_common_opt(struct cmd_ctx *ctx, int c, enum output_format *out, bool *force_share,
+                       int *exit_code)
+{
+    switch (c) {
+    case 'h':
+        *exit_code = cmd_help(ctx);
+        return -1;
+    case 'j':
+        *out = OUTPUT_JSON;
+        return 1;
+    case 'O':
+        if (cmd_parse_output(optarg, out) < 0) {
+            *exit_code = 1;
+            return -1;
+        }
+        return 1;
+    case 'U':
+        *force_share = true;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int inspect_parse(struct cmd_ctx *ctx, int argc, char **argv, unsigned allowed, int nargs,
                   struct inspect_args *a, int *exit_code)
 {
@@ -42,22 +66,14 @@ int inspect_parse(struct cmd_ctx *ctx, int argc, char **argv, unsigned allowed, 
 
     memset(a, 0, sizeof(*a));
     while ((c = getopt_long(argc, argv, ":hUf:", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            *exit_code = cmd_help(ctx);
-            return -1;
-        case 'j':
-            out = OUTPUT_JSON;
-            break;
-        case 'O':
-            if (cmd_parse_output(optarg, &out) < 0) {
-                *exit_code = 1;
+        int common = inspect_common_opt(ctx, c, &out, &a->force_share, exit_code);
+        if (common) {
+            if (common < 0) {
                 return -1;
             }
-            break;
-        case 'U':
-            a->force_share = true;
-            break;
+            continue;
+        }
+        switch (c) {
         case 'f':
             if (strcmp(optarg, "qcow2")) {
                 error_printf("'%s' shows qcow2 metadata: the format '%s' has none to show",
@@ -594,14 +610,14 @@ int cmd_l1(struct cmd_ctx *ctx, int argc, char **argv)
             json_t *o = json_object();
             json_obj_set_int(o, "index", (long long)i);
             json_object_set_new(o, "raw", inspect_hex64(e));
-            json_object_set_new(o, "l2-offset", inspect_u64(e & 0x00fffffffffffe00ULL));
+            json_object_set_new(o, "l2-offset", inspect_u64(e & QI_OFFSET_MASK));
             json_obj_set_bool(o, "copied", (int)(e >> 63));
             json_object_set_new(o, "guest-offset", inspect_u64(i * span));
             json_object_set_new(o, "guest-length", inspect_u64(span));
             json_array_append_new(list, o);
         } else {
             printf("%-7" PRIu64 " 0x%016" PRIx64 " %#-14" PRIx64 " %-6s %#" PRIx64 "-%#" PRIx64
-                   "\n", i, e, (uint64_t)(e & 0x00fffffffffffe00ULL), yn(e >> 63), i * span,
+                   "\n", i, e, (uint64_t)(e & QI_OFFSET_MASK), yn(e >> 63), i * span,
                    (i + 1) * span - 1);
         }
     }
@@ -653,7 +669,7 @@ int cmd_l2(struct cmd_ctx *ctx, int argc, char **argv)
         err_report(&err);
         goto out;
     }
-    l2_off = l1[0] & 0x00fffffffffffe00ULL;
+    l2_off = l1[0] & QI_OFFSET_MASK;
     if (!a.json) {
         if (!l2_off) {
             printf("L1 entry %" PRIu64 " has no L2 table\n", l1i);
@@ -1121,7 +1137,7 @@ int cmd_bitmap_show(struct cmd_ctx *ctx, int argc, char **argv)
                    "Guest range");
         }
         for (uint64_t j = 0; j < MIN(bm[i].table_size, (32u << 20) / 8); j++) {
-            uint64_t off = t[j] & 0x00fffffffffffe00ULL;
+            uint64_t off = t[j] & QI_OFFSET_MASK;
             const char *what = off ? "data" : (t[j] & 1) ? "all-ones" : "all-zeros";
 
             if (!t[j] && !a.all) {

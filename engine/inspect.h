@@ -38,6 +38,14 @@ struct inspect_args {
  */
 int inspect_parse(struct cmd_ctx *ctx, int argc, char **argv, unsigned allowed, int nargs,
                   struct inspect_args *a, int *exit_code);
+/*
+ * The options every inspection command takes, for its getopt loop (the
+ * long options "help" 'h', "json" 'j', "output" 'O', "force-share" 'U'):
+ * returns 1 when c was one of them (handled), 0 when it was not, -1 with
+ * *exit_code set after --help or an error.
+ */
+int inspect_common_opt(struct cmd_ctx *ctx, int c, enum output_format *out, bool *force_share,
+                       int *exit_code);
 /* Open a.file for inspection; prints the error (one line) and returns NULL. */
 struct qi *inspect_open(const struct inspect_args *a);
 /* Parse a number: decimal, 0x hex or a size with a suffix (1M). Prints WHAT's error. */

@@ -31,7 +31,7 @@
 #include "json.h"
 #include "util.h"
 
-#define OFF_MASK 0x00fffffffffffe00ULL
+#define OFF_MASK QI_OFFSET_MASK
 #define L1E_RESERVED 0x7f000000000001feULL
 #define L2E_RESERVED 0x3f000000000001feULL
 #define COPY_CHUNK (1u << 20)

@@ -56,7 +56,7 @@ static int qcow2_step(struct qi *qi, uint64_t g, struct step *st, struct err *er
         if (qi_read_table(qi, qi->l1_offset + st->l1_index * 8, 1, &l1, err) < 0) {
             return -EIO;
         }
-        st->l2_offset = l1[0] & 0x00fffffffffffe00ULL;
+        st->l2_offset = l1[0] & QI_OFFSET_MASK;
         free(l1);
     }
     if (!st->l2_offset) {
@@ -75,7 +75,7 @@ static int qcow2_step(struct qi *qi, uint64_t g, struct step *st, struct err *er
     st->type = d.type;
     if (qi->extended_l2 && d.type != QI_COMPRESSED) {
         unsigned sc = st->subcluster;
-        uint64_t off = e[0] & 0x00fffffffffffe00ULL;
+        uint64_t off = e[0] & QI_OFFSET_MASK;
         if ((bm[0] >> sc) & 1) {
             st->type = QI_NORMAL;
         } else if ((bm[0] >> (32 + sc)) & 1) {

@@ -31,7 +31,7 @@
 #include "../engine/json.h"
 #include "../engine/undo.h"
 #include "../engine/util.h"
-#include "../formats/qcow2/qcow2_int.h"
+#include "../formats/qcow2/inspect.h"
 #include "shell.h"
 
 void edits_free(struct session *s)
@@ -190,7 +190,7 @@ static int set_l2(struct session *s, struct qi *qi, int argc, char **argv)
         say_error(s, "%s", err.msg);
         return 1;
     }
-    l2 = be64(b) & L1E_OFFSET_MASK;
+    l2 = be64(b) & QI_OFFSET_MASK;
     if (!l2) {
         say_error(s, "'%s': L1 entry %" PRIu64 " has no L2 table", qi->filename, l1i);
         return 1;

@@ -14,6 +14,7 @@
 #include "../engine/qemuio.h"
 #include "../engine/util.h"
 #include "../formats/format.h"
+#include "../formats/qcow2/inspect.h"
 #include "shell.h"
 
 #define HISTORY_FILE ".imgsh_history"
@@ -145,6 +146,71 @@ static void add_command_options(void)
     }
 }
 
+/*
+ * Words that only fit after what the line already holds: the subcommands
+ * of set, feature, repair, snapshot and bitmap, header field and feature
+ * names, repair modes. Returns true when the line was one of those.
+ */
+static bool add_context_words(void)
+{
+    char w[3][32] = { "", "", "" };
+    const char *p = rl_line_buffer;
+    int n = 0;
+
+    /* the words before the one being completed */
+    while (n < 3) {
+        size_t len;
+        p += strspn(p, " \t");
+        len = strcspn(p, " \t");
+        if (!p[len] || !len) {
+            break;              /* the last word is the one being completed */
+        }
+        snprintf(w[n++], sizeof(w[0]), "%.*s", (int)len, p);
+        p += len;
+    }
+    if (n == 1 && !strcmp(w[0], "set")) {
+        static const char *const words[] = { "errexit", "json", "header", "l1", "l2", "refcount",
+                                             NULL };
+        for (size_t i = 0; words[i]; i++) {
+            add_candidate(words[i]);
+        }
+    } else if (n == 2 && !strcmp(w[0], "set") && !strcmp(w[1], "header")) {
+        for (const struct qi_field *f = qi_fields; f->name; f++) {
+            add_candidate(f->name);
+        }
+    } else if (n == 1 && !strcmp(w[0], "feature")) {
+        add_candidate("set");
+        add_candidate("clear");
+    } else if (n == 2 && !strcmp(w[0], "feature")) {
+        const char *known;
+        unsigned type, bit;
+        for (size_t i = 0; (known = qi_known_feature(i, &type, &bit)); i++) {
+            char name[64];
+            size_t k;
+            snprintf(name, sizeof(name), "%s", known);
+            for (k = 0; name[k]; k++) {
+                name[k] = name[k] == ' ' ? '_' : name[k];
+            }
+            if (k > 4 && !strcmp(name + k - 4, "_bit")) {
+                name[k - 4] = '\0';
+            }
+            add_candidate(name);
+        }
+    } else if (n == 1 && !strcmp(w[0], "repair")) {
+        add_candidate("plan");
+        add_candidate("apply");
+    } else if (n >= 2 && !strcmp(w[0], "repair")) {
+        add_candidate("leaks");
+        add_candidate("all");
+    } else if (n == 1 && (!strcmp(w[0], "snapshot") || !strcmp(w[0], "bitmap"))) {
+        add_candidate("show");
+        return false;           /* and what the command takes anyway */
+    } else {
+        return false;
+    }
+    return true;
+}
+
 static char **complete(const char *text, int start, int end)
 {
     struct session *s = repl_session;
@@ -167,11 +233,7 @@ static char **complete(const char *text, int start, int end)
         }
     } else if (text[0] == '-') {
         add_command_options();
-    } else {
-        const char *w = rl_line_buffer + strspn(rl_line_buffer, " \t");
-        if (!strncmp(w, "snapshot ", 9) || !strncmp(w, "bitmap ", 7)) {
-            add_candidate("show");
-        }
+    } else if (!add_context_words()) {
         for (size_t i = 0; i < s->nimages; i++) {
             add_candidate(s->images[i].name);
         }

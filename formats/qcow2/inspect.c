@@ -532,6 +532,16 @@ fail:
     return -EIO;
 }
 
+const char *qi_known_feature(size_t i, unsigned *type, unsigned *bit)
+{
+    if (i >= QCOW2_NB_FEATURE_NAMES) {
+        return NULL;
+    }
+    *type = qcow2_feature_names[i].type;
+    *bit = qcow2_feature_names[i].bit;
+    return qcow2_feature_names[i].name;
+}
+
 const char *qi_feature_name(const struct qi *qi, unsigned type, unsigned bit)
 {
     for (size_t i = 0; i < qi->nfeatures; i++) {

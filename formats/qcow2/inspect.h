@@ -161,6 +161,11 @@ void qi_snapshots_free(struct qi_snapshot *sn, size_t n);
 int qi_bitmaps(struct qi *qi, struct qi_bitmap **out, size_t *n, struct err *err);
 void qi_bitmaps_free(struct qi_bitmap *bm, size_t n);
 
+/* Bits 9-55 of an L1 or L2 entry: the offset of an L2 table or host cluster. */
+#define QI_OFFSET_MASK 0x00fffffffffffe00ULL
+
+/* The i-th feature qemu names (type, bit), or NULL past the last. */
+const char *qi_known_feature(size_t i, unsigned *type, unsigned *bit);
 /* The name of a feature bit: from the image's table, else qemu's, else NULL. */
 const char *qi_feature_name(const struct qi *qi, unsigned type, unsigned bit);
 

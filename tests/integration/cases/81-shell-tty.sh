@@ -53,6 +53,21 @@ t_prompt_and_completion() {
     return $rc
 }
 
+# the inspection and edit commands complete their arguments
+t_inspect_completion() {
+    tty_start "$IMGSH" q.qcow2
+    tty_wait '^imgsh q\.qcow2>$' &&
+    tty_keys 'set header cluster_b' Tab && tty_wait 'set header cluster_bits$' &&
+    tty_keys C-u 'feature set lazy' Tab && tty_wait 'feature set lazy_refcounts$' &&
+    tty_keys C-u 'repair pl' Tab && tty_wait 'repair plan$' &&
+    tty_keys C-u 'snapshot show sn' Tab && tty_wait 'snapshot show snap1$' &&
+    tty_keys C-u 'l1 --snap' Tab && tty_wait 'l1 --snapshot$' &&
+    tty_keys C-u 'exit' Enter && tty_wait '^EXITED 0$'
+    local rc=$?
+    tty_stop
+    return $rc
+}
+
 t_refused_write() {
     local sum
     sum=$(md5sum <q.qcow2)
@@ -113,6 +128,7 @@ t_history() {
 }
 
 check "tty: prompt, tab completion (command, image, snapshot, options), help, exit" t_prompt_and_completion
+check "tty: the inspection and edit commands complete their arguments" t_inspect_completion
 check "tty: a refused write names reopen -w; nothing written; (rw) prompt" t_refused_write
 check "tty: Ctrl-C clears the line, stops a long convert (status 130), the shell goes on" t_ctrl_c
 check "tty: history kept across two sessions" t_history
