@@ -73,7 +73,10 @@ ONLY=
 
 # evidence: inspecting never writes, not even the dirty bit or a corrupt image's flags
 ALL_CMDS="-c header -c features -c extensions -c 'l1 --all' -c 'l2 0' -c reftable -c 'refblock 0'
-    -c 'refcount 0-20' -c snapshots -c bitmaps -c 'translate 0' -c 'owner 0' -c info -c check -c map"
+    -c 'refcount 0-20' -c snapshots -c bitmaps -c 'translate 0' -c 'owner 0' -c info -c check -c map
+    -c clusters -c leaks -c diagnose -c hash -c 'hash --host' -c 'hexdump 0 64'
+    -c 'hexdump --host 0 64' -c 'repair plan' -c 'snapshot show 1' -c 'l1 --snapshot 1'
+    -c 'undo --list' -c 'snapshot -l' -c 'compare \$image'"
 for img in hsn d-dirty-lazy d-corrupt-bit d-scramble-1 d-refblock-missing; do
     ONLY=$img.qcow2
     check "a read-only session leaves $img.qcow2 unchanged (human and JSON)" sh -c "

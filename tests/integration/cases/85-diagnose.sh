@@ -83,6 +83,27 @@ assert len(o) == 1 and o[0][\"host-offset\"] == int(sys.argv[1]), o
 assert o[0][\"guest\"] == [{\"offset\": 0, \"length\": 65536, \"depth\": 0, \"snapshot\": None}], o
 ' \"\$l1\""
 
+# two snapshots sharing one L1 table; an L2 entry inside the header cluster
+check "diagnose: snapshots whose L1 tables overlap" sh -c "
+    qemu-img create -q -f qcow2 two.qcow2 1M && qemu-img snapshot -c a two.qcow2 &&
+    qemu-io -c 'write -P 1 0 4k' two.qcow2 >/dev/null && qemu-img snapshot -c b two.qcow2 &&
+    '$IMGSH' snapshots --json two.qcow2 >sn.json && python3 -c '
+import json
+s = json.load(open(\"sn.json\"))
+f = open(\"two.qcow2\", \"r+b\")
+f.seek(s[1][\"table-offset\"])
+f.write(s[0][\"l1-offset\"].to_bytes(8, \"big\"))' &&
+    '$IMGSH' diagnose two.qcow2 >out; [ \$? = 2 ] && grep -Eq 'overlap.* as l1, l1' out"
+check "diagnose: an L2 entry inside the header cluster" sh -c "
+    cp hv3.qcow2 x.qcow2 && '$IMGSH' l1 --json x.qcow2 >l1.json && python3 -c '
+import json
+l2 = json.load(open(\"l1.json\"))[0][\"l2-offset\"]
+f = open(\"x.qcow2\", \"r+b\")
+f.seek(l2)
+f.write((0x8000000000000200).to_bytes(8, \"big\"))' &&
+    '$IMGSH' diagnose x.qcow2 >out; [ \$? = 2 ] && grep -Eq 'overlap.* as header, data' out &&
+    grep -q 'unaligned-cluster' out"
+
 # the backing chain
 expect "diagnose: a smaller backing file is a note" 0 "note +\\[backing-smaller\\] the backing file 'small.raw'" -- \
     "$IMGSH" diagnose top.qcow2
