@@ -18,7 +18,8 @@
 #                      locks on BYTES (e.g. 201 = refuses to share "write") of FILE
 #   expect NAME RC PATTERN -- CMD...
 #                      run CMD in a fresh fixture copy; exit code must be RC and
-#                      stdout+stderr must match the extended regex PATTERN
+#                      stdout+stderr must match the extended regex PATTERN (a
+#                      PATTERN of several lines matches consecutive lines)
 #   check NAME CMD...  run CMD in a fresh fixture copy; pass when it exits 0
 #   same_alloc FILE ARGS...
 #                      run `qemu-img ARGS` and `build/imgsh ARGS` on identical
@@ -287,6 +288,20 @@ same_io_input() {
     STDIN_FILE=$WORK/stdin _compare io qemu-io B "$@"
 }
 
+# _matches PATTERN FILE: the extended regex PATTERN matches a line of FILE; a
+# PATTERN of several lines must match that many consecutive lines (grep would
+# take each of its lines as a pattern of its own)
+_matches() {
+    case $1 in
+    *'
+'*) python3 -c '
+import re, sys
+sys.exit(0 if re.search(sys.argv[1], open(sys.argv[2], errors="replace").read(), re.M) else 1)
+' "$1" "$2" ;;
+    *) grep -Eq -- "$1" "$2" ;;
+    esac
+}
+
 expect() {
     name=$1; want_rc=$2; pattern=$3; shift 4    # NAME RC PATTERN --
     n=$((n + 1))
@@ -298,7 +313,7 @@ expect() {
     if [ "$rc" != "$want_rc" ]; then
         { echo "exit code $rc, wanted $want_rc; output:"; cat "$WORK/E.out"; } >"$WORK/why"
         _record FAIL "$name"
-    elif ! grep -Eq -- "$pattern" "$WORK/E.out"; then
+    elif ! _matches "$pattern" "$WORK/E.out"; then
         { echo "output does not match /$pattern/:"; cat "$WORK/E.out"; } >"$WORK/why"
         _record FAIL "$name"
     else
