@@ -65,6 +65,7 @@ int file_open(struct file **out, const char *filename, unsigned flags, enum cach
     struct file *f;
     struct stat st;
     int oflags = O_CLOEXEC;
+    bool created;
     int fd;
 
     if (!(flags & FILE_CREATE) && (!filename || !*filename)) {
@@ -77,6 +78,7 @@ int file_open(struct file **out, const char *filename, unsigned flags, enum cach
     if (cache == CACHE_NONE || cache == CACHE_DIRECTSYNC) {
         oflags |= O_DIRECT;
     }
+    created = (flags & FILE_CREATE) && access(filename, F_OK) < 0;
     do {
         fd = open(filename, oflags, 0644);
     } while (fd < 0 && errno == EINTR);
@@ -103,6 +105,9 @@ int file_open(struct file **out, const char *filename, unsigned flags, enum cach
     f->is_blockdev = S_ISBLK(st.st_mode);
     f->align = f->direct ? DIRECT_ALIGN : 1;
     f->real = (flags & FILE_RDWR) ? realpath(filename, NULL) : NULL;
+    if (created) {
+        undo_created(filename);     /* nothing of it to restore */
+    }
     *out = f;
     return 0;
 }
@@ -490,6 +495,23 @@ const struct opt_desc file_create_opts[] = {
     { NULL, 0, NULL, NULL },
 };
 
+/* Cut an existing file to nothing (its old bytes journaled first: undo.h). */
+static int truncate_to_zero(struct file *f, struct err *err)
+{
+    int64_t len = file_length(f, err);
+
+    if (len < 0) {
+        return (int)len;
+    }
+    if (len > 0 && undo_before_write(f, 0, (uint64_t)len, err) < 0) {
+        return -EIO;
+    }
+    if (ftruncate(f->fd, 0) < 0) {
+        return err_set_errno(err, errno, "Could not resize file");
+    }
+    return 0;
+}
+
 int file_create(const char *filename, const struct opts *opts, struct err *err)
 {
     uint64_t size;
@@ -541,16 +563,16 @@ int file_create(const char *filename, const struct opts *opts, struct err *err)
         }
     }
     if (prealloc == PREALLOC_METADATA) {
-        if (!f->is_blockdev && ftruncate(f->fd, 0) < 0) {
-            ret = err_set_errno(err, errno, "Could not resize file");
+        if (!f->is_blockdev && (ret = truncate_to_zero(f, err)) < 0) {
+            /* ret and err set */
         } else {
             ret = err_set(err, -ENOTSUP, "Unsupported preallocation mode: metadata");
         }
         file_close(f);
         return ret;
     }
-    if (!f->is_blockdev && ftruncate(f->fd, 0) < 0) {
-        ret = err_set_errno(err, errno, "Could not resize file");
+    if (!f->is_blockdev && (ret = truncate_to_zero(f, err)) < 0) {
+        /* ret and err set */
     } else {
         ret = file_truncate(f, size, prealloc, err);
     }

@@ -29,6 +29,7 @@
 #include "err.h"
 #include "inspect.h"
 #include "json.h"
+#include "undo.h"
 #include "util.h"
 
 #define OFF_MASK QI_OFFSET_MASK
@@ -596,6 +597,9 @@ static int compute(const char *image, unsigned fix, bool share, struct plan *p, 
     qi_close(qi);
     in = open(image, O_RDONLY | O_CLOEXEC);
     out = mkstemp(copy);
+    if (out >= 0) {
+        undo_ignore(copy);      /* the scratch copy is no one's to undo */
+    }
     if (in < 0 || out < 0 || fstat(in, &st) < 0) {
         ret = err_set_errno(err, errno, "Could not make a scratch copy of '%s' in '%s'", image,
                             dir && *dir ? dir : "/tmp");

@@ -47,6 +47,9 @@ static struct {
     struct watched *w;
     size_t n;
     char *description;          /* the transaction's command, NULL outside one */
+    bool all;                   /* journal any existing file a command writes */
+    char **skip;                /* created or scratch files of this transaction */
+    size_t nskip;
 } undo = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 char *undo_journal_path(const char *image)
@@ -92,6 +95,44 @@ void undo_unwatch(const char *filename)
     }
     pthread_mutex_unlock(&undo.lock);
     free(real);
+}
+
+void undo_watch_all(bool on)
+{
+    undo.all = on;
+}
+
+static void skip_add(const char *filename)
+{
+    char *real = real_of(filename);
+
+    pthread_mutex_lock(&undo.lock);
+    undo.skip = xrealloc(undo.skip, (undo.nskip + 1) * sizeof(*undo.skip));
+    undo.skip[undo.nskip++] = real;
+    pthread_mutex_unlock(&undo.lock);
+}
+
+void undo_created(const char *filename)
+{
+    if (undo.description) {
+        skip_add(filename);
+    }
+}
+
+void undo_ignore(const char *filename)
+{
+    skip_add(filename);
+}
+
+/* Called with the lock held: is real skipped in this transaction? */
+static bool skipped(const char *real)
+{
+    for (size_t i = 0; i < undo.nskip; i++) {
+        if (!strcmp(undo.skip[i], real)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void undo_begin(const char *description)
@@ -198,6 +239,12 @@ void undo_end(void)
     }
     free(undo.description);
     undo.description = NULL;
+    for (size_t i = 0; i < undo.nskip; i++) {
+        free(undo.skip[i]);
+    }
+    free(undo.skip);
+    undo.skip = NULL;
+    undo.nskip = 0;
     pthread_mutex_unlock(&undo.lock);
 }
 
@@ -307,7 +354,7 @@ int undo_before_write(struct file *f, uint64_t off, uint64_t len, struct err *er
     struct watched *w = NULL;
     int ret = 0;
 
-    if (!undo.n || !f->real) {
+    if ((!undo.n && !undo.all) || !f->real) {
         return 0;
     }
     pthread_mutex_lock(&undo.lock);
@@ -315,6 +362,15 @@ int undo_before_write(struct file *f, uint64_t off, uint64_t len, struct err *er
         if (!strcmp(undo.w[i].real, f->real)) {
             w = &undo.w[i];
         }
+    }
+    if (!w && undo.all && undo.description && !skipped(f->real)) {
+        /* a file the session does not hold: journaled all the same */
+        undo.w = xrealloc(undo.w, (undo.n + 1) * sizeof(*undo.w));
+        undo.w[undo.n] = (struct watched){ .real = xstrdup(f->real), .jfd = -1, .rfd = -1 };
+        w = &undo.w[undo.n++];
+    }
+    if (w && skipped(w->real)) {
+        w = NULL;
     }
     if (w && w->jfd < 0) {
         ret = journal_open(w, err);

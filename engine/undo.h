@@ -30,6 +30,16 @@
 /* Journal writes to filename (a session's image) from now on. */
 void undo_watch(const char *filename);
 void undo_unwatch(const char *filename);
+/*
+ * From now on journal every existing file a command writes, not only the
+ * watched ones (a session: "every write made from the shell"); files the
+ * command creates (undo_created) and scratch files (undo_ignore) excepted.
+ */
+void undo_watch_all(bool on);
+/* filename was created by the running command (nothing of it to restore). */
+void undo_created(const char *filename);
+/* Never journal filename in the running command (a scratch copy). */
+void undo_ignore(const char *filename);
 /* A command starts (description: its line) or ends; journals are closed at the end. */
 void undo_begin(const char *description);
 void undo_end(void);

@@ -531,43 +531,22 @@ int sc_commit(struct session *s, int argc, char **argv,
 /* ------------------------------------------------------------------------ */
 /* undo                                                                      */
 
-int sc_undo(struct session *s, int argc, char **argv)
+/* undo --list, or undo, on filename (close_handles around it when the session holds it). */
+static int undo_file(struct session *s, const char *filename, bool list, bool force)
 {
-    bool list = false, force = false;
-    const char *name = NULL;
     struct err err = { 0 };
     struct undo_txn done;
-    long i;
     int ret;
 
-    for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--list")) {
-            list = true;
-        } else if (!strcmp(argv[a], "--force")) {
-            force = true;
-        } else if (argv[a][0] == '-' || name) {
-            say_error(s, "usage: undo [--list] [--force] [NAME]");
-            return 1;
-        } else {
-            name = argv[a];
-        }
-    }
-    {
-        char *args[] = { "undo", (char *)name, NULL };
-        i = image_arg(s, name ? 2 : 1, args, 1);
-    }
-    if (i < 0) {
-        return 1;
-    }
     if (list) {
         struct undo_txn *t;
         size_t n;
-        if (undo_list(s->images[i].filename, &t, &n, &err) < 0) {
+        if (undo_list(filename, &t, &n, &err) < 0) {
             say_error(s, "%s", err.msg);
             return 1;
         }
         printf("%zu change%s can be undone in '%s', newest last:\n", n, n == 1 ? "" : "s",
-               s->images[i].filename);
+               filename);
         for (size_t k = 0; k < n; k++) {
             char date[32];
             time_t tt = (time_t)t[k].time;
@@ -579,13 +558,8 @@ int sc_undo(struct session *s, int argc, char **argv)
         undo_txns_free(t, n);
         return 0;
     }
-    if (!s->images[i].rw) {
-        say_error(s, "'%s' is open read-only in this session; run 'reopen -w %s' to allow writes",
-                  s->images[i].name, s->images[i].name);
-        return 1;
-    }
     close_handles(s);
-    ret = undo_last(s->images[i].filename, force, &done, &err);
+    ret = undo_last(filename, force, &done, &err);
     reopen_handles(s);
     if (ret < 0) {
         say_error(s, "%s", err.msg);
@@ -596,4 +570,40 @@ int sc_undo(struct session *s, int argc, char **argv)
            done.bytes, done.orig_len);
     free(done.description);
     return 0;
+}
+
+int sc_undo(struct session *s, int argc, char **argv)
+{
+    bool list = false, force = false;
+    const char *name = NULL;
+    long i;
+
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--list")) {
+            list = true;
+        } else if (!strcmp(argv[a], "--force")) {
+            force = true;
+        } else if (argv[a][0] == '-' || name) {
+            say_error(s, "usage: undo [--list] [--force] [NAME|FILE]");
+            return 1;
+        } else {
+            name = argv[a];
+        }
+    }
+    if (name && find_image_name(s, name) < 0) {
+        return undo_file(s, name, list, force);     /* a file the session does not hold */
+    }
+    {
+        char *args[] = { "undo", (char *)name, NULL };
+        i = image_arg(s, name ? 2 : 1, args, 1);
+    }
+    if (i < 0) {
+        return 1;
+    }
+    if (!list && !s->images[i].rw) {
+        say_error(s, "'%s' is open read-only in this session; run 'reopen -w %s' to allow writes",
+                  s->images[i].name, s->images[i].name);
+        return 1;
+    }
+    return undo_file(s, s->images[i].filename, list, force);
 }

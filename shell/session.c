@@ -32,6 +32,7 @@ static struct session *guard_session;
 
 void session_init(struct session *s, bool interactive)
 {
+    undo_watch_all(true);       /* every write a command makes is journaled */
     memset(s, 0, sizeof(*s));
     s->ctx.prog = "imgsh";
     s->current = -1;
@@ -108,6 +109,13 @@ static int rw_guard(const char *filename, struct err *err)
         }
     }
     return 0;
+}
+
+static long find_image(const struct session *s, const char *name);
+
+long find_image_name(const struct session *s, const char *name)
+{
+    return find_image(s, name);
 }
 
 static long find_image(const struct session *s, const char *name)
@@ -528,8 +536,8 @@ static const struct session_cmd session_cmds[] = {
       "write the staged edits (journaled for undo); with arguments, qemu-img's commit" },
     { "log", sc_log, "FILE|off",
       "record the commands, their output and times in FILE (it replays as a script)" },
-    { "undo", sc_undo, "[--list] [--force] [NAME]",
-      "restore the bytes the last writing command changed (from IMAGE.imgsh-undo)" },
+    { "undo", sc_undo, "[--list] [--force] [NAME|FILE]",
+      "restore the bytes the last writing command changed (from FILE.imgsh-undo)" },
     { "echo", sc_echo, "[WORD...]", "print the words" },
     { "source", sc_source, "FILE", "run the commands in FILE" },
     { "io", sc_io, "COMMAND [ARG...]",

@@ -111,6 +111,8 @@ void say_error(const struct session *s, const char *fmt, ...) __attribute__((for
 /* Close the images' handles before a command opens them itself; open them again after. */
 void close_handles(struct session *s);
 void reopen_handles(struct session *s);
+/* The index of the open image called name, or -1. */
+long find_image_name(const struct session *s, const char *name);
 /* The image argv[at] names (the current one when argc == at), or -1 after an error. */
 long image_arg(struct session *s, int argc, char **argv, int at);
 

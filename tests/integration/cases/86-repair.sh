@@ -108,6 +108,15 @@ check "undo refuses when the file changed since (unless --force)" sh -c "
     '$IMGSH' -w -c 'write -P 0x77 0 64k' hv3.qcow2 >/dev/null && qemu-img resize hv3.qcow2 +1M >/dev/null &&
     ! '$IMGSH' -w -c undo hv3.qcow2 >out 2>&1 && grep -q 'changed after' out &&
     '$IMGSH' -w -c 'undo --force' hv3.qcow2 >/dev/null"
+check "undo: writes to files the session does not hold are journaled too; new files are not" sh -c "
+    cp hv2.qcow2 other.qcow2 && qemu-img create -q -f raw old.raw 1M &&
+    s1=\$(sha256sum <other.qcow2) && s2=\$(sha256sum <old.raw) &&
+    '$IMGSH' -c 'resize other.qcow2 +1M' -c 'convert -O raw hv3.qcow2 old.raw' \\
+        -c 'convert -O qcow2 hv3.qcow2 new.qcow2' -c 'repair plan' hv3.qcow2 >/dev/null &&
+    [ -e other.qcow2.imgsh-undo ] && [ -e old.raw.imgsh-undo ] && [ ! -e new.qcow2.imgsh-undo ] &&
+    [ ! -e hv3.qcow2.imgsh-undo ] &&
+    '$IMGSH' -c 'undo other.qcow2' -c 'undo old.raw' hv3.qcow2 >/dev/null &&
+    [ \"\$(sha256sum <other.qcow2)\" = \"\$s1\" ] && [ \"\$(sha256sum <old.raw)\" = \"\$s2\" ]"
 expect "undo with nothing to undo" 1 "has no undo journal: nothing to undo" -- "$IMGSH" -w -c undo hv3.qcow2
 
 # log FILE: commands, output and times; it replays as a script
