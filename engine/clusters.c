@@ -129,56 +129,75 @@ void census_free(struct census *c)
 }
 
 struct refs_walk {
-    uint64_t start, end, span, cs;
-    json_t *kinds, *guest;
+    const uint64_t *clusters;   /* ascending */
+    size_t n;
+    unsigned bits;
+    uint64_t span;
+    json_t **kinds, **guest;
 };
+
+/* The first index of w->clusters at or after cluster. */
+static size_t lower_bound(const struct refs_walk *w, uint64_t cluster)
+{
+    size_t lo = 0, hi = w->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->clusters[mid] < cluster) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
 
 static int refs_cb(const struct qi_ref *r, void *opaque)
 {
     struct refs_walk *w = opaque;
-    json_t *g = NULL;
+    uint64_t first, last;
 
-    if (!r->length || r->offset >= w->end || r->offset + r->length <= w->start) {
+    if (!r->length) {
         return 0;
     }
-    json_array_append_new(w->kinds, json_string(qi_kind_name(r->kind)));
-    if (r->kind == QI_KIND_DATA) {
-        g = inspect_guest_range(r->guest_offset, w->cs, 0, r->snapshot);
-    } else if (r->kind == QI_KIND_L2) {
-        g = inspect_guest_range((uint64_t)r->l1_index * w->span, w->span, 0, r->snapshot);
-    }
-    if (g) {
-        json_array_extend(w->guest, g);
-        json_decref(g);
+    first = r->offset >> w->bits;
+    last = r->offset + r->length < r->offset ? UINT64_MAX >> w->bits
+                                             : (r->offset + r->length - 1) >> w->bits;
+    for (size_t i = lower_bound(w, first); i < w->n && w->clusters[i] <= last; i++) {
+        json_t *g = NULL;
+
+        json_array_append_new(w->kinds[i], json_string(qi_kind_name(r->kind)));
+        if (r->kind == QI_KIND_DATA) {
+            g = inspect_guest_range(r->guest_offset, 1ULL << w->bits, 0, r->snapshot);
+        } else if (r->kind == QI_KIND_L2) {
+            g = inspect_guest_range((uint64_t)r->l1_index * w->span, w->span, 0, r->snapshot);
+        }
+        if (g) {
+            json_array_extend(w->guest[i], g);
+            json_decref(g);
+        }
     }
     return 0;
 }
 
-int census_refs(struct qi *qi, const struct census *c, uint64_t cluster, json_t **kinds,
+int census_refs(struct qi *qi, const uint64_t *clusters, size_t n, json_t **kinds,
                 json_t **guest, struct err *err)
 {
-    struct refs_walk w = { cluster << c->cluster_bits, (cluster + 1) << c->cluster_bits,
-                           qi_l1_span(qi), qi->cluster_size, json_array(), json_array() };
+    struct refs_walk w = { clusters, n, qi->cluster_bits, qi_l1_span(qi), kinds, guest };
 
-    if (qi_walk(qi, refs_cb, &w, err) < 0) {
-        json_decref(w.kinds);
-        json_decref(w.guest);
+    for (size_t i = 0; i < n; i++) {
+        kinds[i] = json_array();
+        guest[i] = json_array();
+    }
+    if (n && qi_walk(qi, refs_cb, &w, err) < 0) {
+        for (size_t i = 0; i < n; i++) {
+            json_decref(kinds[i]);
+            json_decref(guest[i]);
+            kinds[i] = guest[i] = NULL;
+        }
         return -1;
     }
-    *kinds = w.kinds;
-    *guest = w.guest;
     return 0;
-}
-
-json_t *census_guest_of(struct qi *qi, const struct census *c, uint64_t cluster, struct err *err)
-{
-    json_t *kinds, *guest;
-
-    if (census_refs(qi, c, cluster, &kinds, &guest, err) < 0) {
-        return NULL;
-    }
-    json_decref(kinds);
-    return guest;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -425,28 +425,13 @@ static bool exclusive(unsigned k)
            k != CENSUS_KIND0 + QI_KIND_HEADER;
 }
 
-/* The guest ranges whose data or L2 tables live in cluster i. */
-static json_t *guest_of(struct diag *d, const struct census *c, uint64_t i, struct err *err)
+/* An overlap finding for cluster i, from the kinds and guest ranges of its references. */
+static void explain_overlap(struct diag *d, const struct census *c, uint64_t i,
+                           const json_t *kinds, json_t *guest)
 {
-    json_t *g = census_guest_of(d->qi, c, i, err);
-
-    if (!g) {
-        err_report(err);
-        g = json_array();
-    }
-    return g;
-}
-
-static void explain_overlap(struct diag *d, const struct census *c, uint64_t i, struct err *err)
-{
-    json_t *kinds = NULL, *guest = NULL;
     char list[256] = "";
     size_t before = d->n, len = 0;
 
-    if (census_refs(d->qi, c, i, &kinds, &guest, err) < 0) {
-        err_report(err);
-        return;
-    }
     for (size_t k = 0; k < json_array_size(kinds) && len < sizeof(list) - 40; k++) {
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", k ? ", " : "",
                                 json_string_value(json_array_get(kinds, k)));
@@ -454,40 +439,78 @@ static void explain_overlap(struct diag *d, const struct census *c, uint64_t i, 
     add(d, SEV_ERROR, "overlap", SPEC_ALLOC, true, i << c->cluster_bits,
         1ULL << c->cluster_bits, "host cluster %" PRIu64 " (%#" PRIx64 ") is used %zu times, as %s",
         i, i << c->cluster_bits, json_array_size(kinds), list);
-    with_guest(d, before, guest);
-    json_decref(kinds);
+    with_guest(d, before, json_incref(guest));
+}
+
+static bool is_overlap(const struct census *c, uint64_t i)
+{
+    unsigned k = c->kind[i];
+
+    return k == CENSUS_MIXED || (exclusive(k) && k >= CENSUS_KIND0 && c->nref[i] > 1);
+}
+
+static bool is_refcount_low(const struct census *c, uint64_t i)
+{
+    unsigned k = c->kind[i];
+
+    return (k >= CENSUS_KIND0 || k == CENSUS_MIXED) && c->refcount[i] < c->nref[i] &&
+           c->nref[i] < UINT8_MAX;
 }
 
 static void check_census(struct diag *d, const struct census *c, struct err *err)
 {
+    uint64_t *want = NULL;
+    json_t **kinds, **guest;
+    size_t n = 0, j = 0;
+    bool refs;
+
+    /* the clusters whose references a finding names: all of them in one walk */
+    for (uint64_t i = 0; i < c->n; i++) {
+        if (is_overlap(c, i) || is_refcount_low(c, i)) {
+            want = xrealloc(want, (n + 1) * sizeof(*want));
+            want[n++] = i;
+        }
+    }
+    kinds = xcalloc(n + 1, sizeof(*kinds));
+    guest = xcalloc(n + 1, sizeof(*guest));
+    refs = census_refs(d->qi, want, n, kinds, guest, err) == 0;
+    if (!refs) {
+        err_report(err);
+    }
     for (uint64_t i = 0; i < c->n; i++) {
         unsigned k = c->kind[i];
         uint64_t rc = c->refcount[i], nref = c->nref[i];
+        bool wanted = j < n && want[j] == i;
 
-        if (k == CENSUS_MIXED || (exclusive(k) && k >= CENSUS_KIND0 && nref > 1)) {
-            explain_overlap(d, c, i, err);
+        if (is_overlap(c, i) && refs) {
+            explain_overlap(d, c, i, kinds[j], guest[j]);
         }
         if (k == CENSUS_LEAKED) {
             add(d, SEV_WARNING, "leak", SPEC_REFCOUNT, true, i << c->cluster_bits,
                 1ULL << c->cluster_bits, "host cluster %" PRIu64 " (%#" PRIx64 ") has refcount "
                 "%" PRIu64 " but nothing references it (leaked)", i, i << c->cluster_bits, rc);
-        } else if (k >= CENSUS_KIND0 || k == CENSUS_MIXED) {
+        } else if (is_refcount_low(c, i)) {
             size_t before = d->n;
-            if (rc < nref && nref < UINT8_MAX) {
-                add(d, SEV_ERROR, "refcount-low", SPEC_REFCOUNT, true, i << c->cluster_bits,
-                    1ULL << c->cluster_bits, "host cluster %" PRIu64 " (%#" PRIx64 ", %s) has "
-                    "refcount %" PRIu64 " for %" PRIu64 " references%s", i, i << c->cluster_bits,
-                    census_kind_name(k), rc, nref,
-                    rc ? "" : ": the next allocation may overwrite it");
-                with_guest(d, before, guest_of(d, c, i, err));
-            } else if (rc > nref && nref < UINT8_MAX) {
-                add(d, SEV_WARNING, "refcount-high", SPEC_REFCOUNT, true, i << c->cluster_bits,
-                    1ULL << c->cluster_bits, "host cluster %" PRIu64 " (%#" PRIx64 ", %s) has "
-                    "refcount %" PRIu64 " for %" PRIu64 " references", i, i << c->cluster_bits,
-                    census_kind_name(k), rc, nref);
-            }
+            add(d, SEV_ERROR, "refcount-low", SPEC_REFCOUNT, true, i << c->cluster_bits,
+                1ULL << c->cluster_bits, "host cluster %" PRIu64 " (%#" PRIx64 ", %s) has "
+                "refcount %" PRIu64 " for %" PRIu64 " references%s", i, i << c->cluster_bits,
+                census_kind_name(k), rc, nref, rc ? "" : ": the next allocation may overwrite it");
+            with_guest(d, before, refs ? json_incref(guest[j]) : json_array());
+        } else if ((k >= CENSUS_KIND0 || k == CENSUS_MIXED) && rc > nref && nref < UINT8_MAX) {
+            add(d, SEV_WARNING, "refcount-high", SPEC_REFCOUNT, true, i << c->cluster_bits,
+                1ULL << c->cluster_bits, "host cluster %" PRIu64 " (%#" PRIx64 ", %s) has "
+                "refcount %" PRIu64 " for %" PRIu64 " references", i, i << c->cluster_bits,
+                census_kind_name(k), rc, nref);
         }
+        j += wanted;
     }
+    for (size_t i = 0; i < n; i++) {
+        json_decref(kinds[i]);
+        json_decref(guest[i]);
+    }
+    free(kinds);
+    free(guest);
+    free(want);
     for (uint64_t i = 0; i < c->npast_end; i++) {
         add(d, SEV_WARNING, "leak", SPEC_REFCOUNT, true, c->past_end[i].cluster << c->cluster_bits,
             1ULL << c->cluster_bits, "host cluster %" PRIu64 " past the end of the file has "

@@ -91,10 +91,13 @@ struct census {
     uint64_t npast_end;
 };
 int census_build(struct qi *qi, struct census *c, struct err *err);
-/* The guest ranges ({"offset", "length", "depth", "snapshot"}) whose data or L2 table is in cluster. */
-json_t *census_guest_of(struct qi *qi, const struct census *c, uint64_t cluster, struct err *err);
-/* Every reference to cluster: *kinds (names) and *guest (as census_guest_of); -1 on error. */
-int census_refs(struct qi *qi, const struct census *c, uint64_t cluster, json_t **kinds,
+/*
+ * The references to each of n clusters (ascending, no repeats), in one walk
+ * of the metadata: kinds[i], the kinds' names, and guest[i], the guest
+ * ranges ({"offset", "length", "depth", "snapshot"}) whose data or L2 table
+ * is in clusters[i] (json_decref each). -1 on error (all NULL).
+ */
+int census_refs(struct qi *qi, const uint64_t *clusters, size_t n, json_t **kinds,
                 json_t **guest, struct err *err);
 void census_free(struct census *c);
 const char *census_kind_name(unsigned k);

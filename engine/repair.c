@@ -536,6 +536,9 @@ static int describe(const char *image, const char *copy, struct plan *p, bool sh
 {
     struct qi *qa = NULL, *qb = NULL;
     struct census ca, cb;
+    uint64_t *want;
+    json_t **kinds, **guest;
+    size_t nwant = 0;
     int ret;
 
     ret = qi_open(&qa, image, share, err);
@@ -550,7 +553,20 @@ static int describe(const char *image, const char *copy, struct plan *p, bool sh
         qi_close(qb);
         return ret;
     }
+    /* the image's clusters the changes fall in (ascending, as the changes are): one walk */
+    want = xcalloc(p->n + 1, sizeof(*want));
     for (size_t i = 0; i < p->n; i++) {
+        uint64_t cl = p->c[i].offset >> qa->cluster_bits;
+        if (cl < ca.n && (!nwant || want[nwant - 1] != cl)) {
+            want[nwant++] = cl;
+        }
+    }
+    kinds = xcalloc(nwant + 1, sizeof(*kinds));
+    guest = xcalloc(nwant + 1, sizeof(*guest));
+    if (census_refs(qa, want, nwant, kinds, guest, err) < 0) {
+        err_report(err);        /* the plan goes without guest ranges */
+    }
+    for (size_t i = 0, j = 0; i < p->n; i++) {
         struct change *c = &p->c[i];
         uint64_t cl = c->offset >> qa->cluster_bits;
         unsigned ka = cl < ca.n ? ca.kind[cl] : CENSUS_FREE;
@@ -565,11 +581,18 @@ static int describe(const char *image, const char *copy, struct plan *p, bool sh
             c->structure = xasprintf("%s cluster", ka == CENSUS_LEAKED ? "leaked" : "unused");
         }
         c->why = own ? xstrdup(own) : driver_why(p, cl, c->structure);
-        c->guest = cl < ca.n ? census_guest_of(qa, &ca, cl, err) : json_array();
-        if (!c->guest) {
-            c->guest = json_array();
+        while (j < nwant && want[j] < cl) {
+            j++;
         }
+        c->guest = j < nwant && want[j] == cl && guest[j] ? json_incref(guest[j]) : json_array();
     }
+    for (size_t i = 0; i < nwant; i++) {
+        json_decref(kinds[i]);
+        json_decref(guest[i]);
+    }
+    free(kinds);
+    free(guest);
+    free(want);
     census_free(&ca);
     census_free(&cb);
     qi_close(qa);
