@@ -389,6 +389,7 @@ static int own_fixes(const char *copy, struct plan *p, struct err *err)
 /* ------------------------------------------------------------------------ */
 /* the driver's repair, on the copy                                          */
 
+/* (the copy lies elsewhere: a backing file named relative to the image is not opened) */
 static int driver_repair(const char *copy, unsigned fix, struct plan *p, struct err *err)
 {
     struct image *img;
@@ -399,8 +400,8 @@ static int driver_repair(const char *copy, unsigned fix, struct plan *p, struct 
     size_t cap_len = 0;
     ssize_t len;
 
-    ret = image_open(&img, copy, "qcow2", IMG_RDWR | IMG_CHECK | IMG_FORCE_SHARE | IMG_QUIET,
-                     CACHE_WRITEBACK, err);
+    ret = image_open(&img, copy, "qcow2", IMG_RDWR | IMG_CHECK | IMG_FORCE_SHARE | IMG_QUIET |
+                     IMG_NO_BACKING, CACHE_WRITEBACK, err);
     if (ret < 0) {
         if (cap) {
             fclose(cap);

@@ -36,6 +36,14 @@ for e in $DAMAGED; do
 done
 ONLY=
 
+check "repair of an overlay whose backing file is named relative to it" sh -c "
+    qemu-img create -q -f qcow2 base.qcow2 8M && qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 ov.qcow2 &&
+    qemu-io -c 'write -P 7 0 64k' ov.qcow2 >/dev/null &&
+    python3 '$ROOT/scripts/qcow2-damage.py' leak ov.qcow2 ovd.qcow2 &&
+    qemu-img rebase -u -b base.qcow2 -F qcow2 ovd.qcow2 &&
+    '$IMGSH' repair plan ovd.qcow2 >plan && grep -q 'would make [1-9]' plan &&
+    '$IMGSH' -w -c 'repair apply' ovd.qcow2 >/dev/null && qemu-img check ovd.qcow2 >/dev/null"
+
 # what qemu-img check -r all leaves: data in the L1 table's cluster
 check "repair: guest data in a metadata cluster is dropped; diagnose is then clean" sh -c "
     '$IMGSH' repair plan cross.qcow2 >plan &&
